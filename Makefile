@@ -1,0 +1,82 @@
+# Scones Unlimited harness. `make` alone lists the targets.
+# Every target forwards to the `harness` CLI inside .venv, which these targets create.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HARNESS := $(BIN)/python -m harness
+# The torch wheel on these machines lives here; elsewhere pip uses the index as usual.
+PIP_FLAGS ?= $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+TARGET ?= local
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := usage
+.PHONY: usage install install-test check local-up local-down status e2e-test test test-docker \
+        lint train monitor executions deploy-aws plan-aws destroy-aws serve clean
+
+usage: ## show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python >= 3.11 is needed (found $$($(PYTHON) --version)); set PYTHON=python3.11"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(PIP_FLAGS) -e '.[harness]'
+	@touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed
+	$(BIN)/python -m pip install -q $(PIP_FLAGS) -e '.[harness,train,dev]'
+	@touch $@
+
+install: $(BIN)/.installed ## create .venv with the harness's pinned packages
+
+install-test: $(BIN)/.installed-test ## add the test and training packages
+
+check: install ## check the machine: python, ports, data, docker
+	@$(HARNESS) status --check
+
+local-up: install ## start the local stack (embedded, or compose with Docker) and deploy into it
+	@$(HARNESS) up
+
+local-down: install ## stop everything local-up started
+	@$(HARNESS) down
+
+status: install ## show what runs where
+	@$(HARNESS) status
+
+e2e-test: install ## run real executions through the running stack (TARGET=aws for AWS)
+	@$(HARNESS) e2e --target $(TARGET)
+
+test: install-test ## run the whole test suite (starts its own embedded stacks on free ports)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-docker: install-test ## set up a Docker engine, build the model-server image, run its contract tests
+	bash .ci/docker-tests
+
+lint: install-test ## ruff
+	$(BIN)/ruff check harness lambdas model_training tests bench
+
+train: install-test ## train the classifier on the CPU and write model_training/artifact/
+	$(BIN)/python -m model_training
+
+serve: install ## run the model server alone on 127.0.0.1:8080
+	@$(HARNESS) serve
+
+monitor: install ## read Data Capture and write the monitoring report
+	@$(HARNESS) monitor --target $(TARGET)
+
+executions: install ## list recent executions
+	@$(HARNESS) executions --target $(TARGET)
+
+plan-aws: install ## print what deploy-aws would do, change nothing
+	@$(HARNESS) plan --target aws
+
+deploy-aws: install ## promote the same code and model to AWS
+	@$(HARNESS) deploy --target aws
+
+destroy-aws: install ## delete what deploy-aws created (endpoint first)
+	@$(HARNESS) destroy --target aws
+
+clean: local-down ## stop the stack and remove build output
+	rm -rf .harness build dist *.egg-info

@@ -1,0 +1,139 @@
+"""Settings: every environment variable the harness reads, with its default, read once.
+
+Precedence is explicit argument > environment > default. Every command, the deployer,
+the model server and the tests build one `Settings` (usually `Settings.from_env()`)
+and pass it down; nothing else reads os.environ for harness settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LAMBDAS_DIR = REPO_ROOT / "lambdas"
+STATE_MACHINE_FILE = REPO_ROOT / "statemachine" / "workflow.asl.json"
+DEFAULT_MODEL_ARTIFACT = REPO_ROOT / "model_training" / "artifact" / "model.tar.gz"
+# Tests and CI read the shared copy; users get the real download into data/.
+_SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "cifar100-bikes"
+DEFAULT_DATA_DIR = _SHARED_DATA if _SHARED_DATA.is_dir() else REPO_ROOT / "data" / "cifar100-bikes"
+
+LABELS = ("bicycle", "motorcycle")  # index 0, index 1: the order the endpoint answers in
+
+# name of the environment variable -> (field, type). The one list of names the harness reads.
+ENV = {
+    "HARNESS_MODE": ("mode", str),  # auto | embedded | docker
+    "HARNESS_TARGET": ("target", str),  # local | aws
+    "HARNESS_HOST": ("host", str),
+    "HARNESS_AWS_PORT": ("aws_port", int),
+    "HARNESS_STATE_DIR": ("state_dir", Path),
+    "AWS_REGION": ("region", str),
+    "SCONES_BUCKET": ("bucket", str),
+    "SCONES_STATE_MACHINE": ("state_machine_name", str),
+    "SCONES_FUNCTION_PREFIX": ("function_prefix", str),
+    "SCONES_THRESHOLD": ("threshold", float),
+    "SCONES_DATA_DIR": ("data_dir", Path),
+    "SCONES_MODEL_ARTIFACT": ("model_artifact", Path),
+    "SCONES_ENDPOINT_NAME": ("endpoint_name", str),
+    "SCONES_VARIANT_NAME": ("variant_name", str),
+    "SCONES_INSTANCE_TYPE": ("instance_type", str),
+    "MODEL_SERVER_HOST": ("model_server_host", str),
+    "MODEL_SERVER_PORT": ("model_server_port", int),
+    "MODEL_SERVER_WORKERS": ("model_server_threads", int),
+    "SAGEMAKER_MODEL_DIR": ("model_dir", Path),
+    "CAPTURE_ENABLED": ("capture_enabled", bool),
+    "CAPTURE_DESTINATION_S3_URI": ("capture_s3_uri", str),
+    "CAPTURE_SAMPLING_PERCENTAGE": ("capture_sampling_percentage", int),
+    "CAPTURE_OPTIONS": ("capture_options", str),  # "Input,Output"
+    "CAPTURE_FLUSH_SECONDS": ("capture_flush_seconds", float),
+    "CAPTURE_S3_ENDPOINT_URL": ("capture_s3_endpoint_url", str),
+    "LAMBDA_WORKERS_PER_FUNCTION": ("lambda_workers_per_function", int),
+}
+
+
+def _parse_bool(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str = "auto"
+    target: str = "local"
+    host: str = "127.0.0.1"
+    aws_port: int = 4566
+    state_dir: Path = REPO_ROOT / ".harness"
+    region: str = "us-east-1"
+
+    # the workflow
+    bucket: str = "scones-unlimited-local"
+    state_machine_name: str = "scones-workflow"
+    function_prefix: str = ""
+    threshold: float = 0.93
+    data_dir: Path = DEFAULT_DATA_DIR
+    model_artifact: Path = DEFAULT_MODEL_ARTIFACT
+
+    # the endpoint
+    endpoint_name: str = "scones-image-classifier"
+    variant_name: str = "AllTraffic"
+    instance_type: str = "ml.m5.xlarge"
+    model_server_host: str = "127.0.0.1"
+    model_server_port: int = 8080
+    model_server_threads: int = 16
+    model_dir: Path = Path("/opt/ml/model")
+
+    # Data Capture (CONTRACTS.md section 4); empty URI = s3://<bucket>/data_capture
+    capture_enabled: bool = True
+    capture_s3_uri: str = ""
+    capture_sampling_percentage: int = 100
+    capture_options: str = "Input,Output"
+    capture_flush_seconds: float = 1.0
+    capture_s3_endpoint_url: str = ""  # empty: the stack's S3 (local) or AWS's own
+
+    lambda_workers_per_function: int = 2
+
+    extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values: dict = {}
+        for name, (attr, typ) in ENV.items():
+            raw = environ.get(name)
+            if raw is None and name == "AWS_REGION":
+                raw = environ.get("AWS_DEFAULT_REGION")
+            if raw is None or raw == "":
+                continue
+            values[attr] = _parse_bool(raw) if typ is bool else typ(raw)
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    # derived values: computed, never stored twice
+    @property
+    def aws_endpoint_url(self) -> str | None:
+        """Where boto3 clients of the harness point; None means real AWS."""
+        return None if self.target == "aws" else f"http://{self.host}:{self.aws_port}"
+
+    @property
+    def model_server_url(self) -> str:
+        return f"http://{self.model_server_host}:{self.model_server_port}"
+
+    @property
+    def capture_destination(self) -> str:
+        return self.capture_s3_uri or f"s3://{self.bucket}/data_capture"
+
+    def function_name(self, base: str) -> str:
+        return f"{self.function_prefix}{base}"
+
+    def as_environ(self) -> dict[str, str]:
+        """The settings as environment variables, for child processes (workers, servers)."""
+        out = {}
+        for name, (attr, typ) in ENV.items():
+            value = getattr(self, attr)
+            out[name] = ("true" if value else "false") if typ is bool else str(value)
+        return out
