@@ -10,8 +10,9 @@ import pytest
 
 from harness.config import LAMBDAS_DIR, Settings
 
-# Lambda handlers import `shared.event` as they do inside their zip.
+# Lambda handlers import `shared.event` as they do inside their zip; test helpers live in tests/support.
 sys.path.insert(0, str(LAMBDAS_DIR))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def free_port() -> int:
