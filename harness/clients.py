@@ -1,0 +1,21 @@
+"""boto3 clients for the configured target: the local stack or AWS. One place for endpoints."""
+
+from __future__ import annotations
+
+import boto3
+from botocore.config import Config
+
+from harness.config import Settings
+
+# Locally any credentials work; set them so a user without ~/.aws gets no NoCredentialsError.
+_LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+def client(settings: Settings, service: str, **config):
+    kwargs = {"region_name": settings.region, "config": Config(**config) if config else None}
+    if settings.target != "aws":
+        endpoint = settings.aws_endpoint_url
+        if service == "sagemaker-runtime":
+            endpoint = settings.model_server_url
+        kwargs.update(endpoint_url=endpoint, **_LOCAL_CREDENTIALS)
+    return boto3.session.Session().client(service, **kwargs)
