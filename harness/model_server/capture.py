@@ -1,0 +1,252 @@
+"""Data Capture as SageMaker writes it (CONTRACTS.md section 4), off the request path.
+
+The request thread only appends a small tuple to a list (`DataCapture.record`); a background
+thread turns pending records into JSON Lines files and uploads them through the S3 API
+every `flush_seconds`, and once more on `stop()`. A failed upload keeps its records for the
+next flush and logs why, so nothing is lost silently.
+
+Key layout: {DestinationS3Uri}/{endpoint}/{variant}/yyyy/mm/dd/hh/{mm-ss-mmm}-{uuid}.jsonl,
+named after the first record's time, one file per hour per flush.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
+
+from harness.config import Settings
+from harness.errors import HarnessError
+
+log = logging.getLogger("harness.model_server.capture")
+
+# What the SageMaker SDK's DataCaptureConfig lists by default; anything else is captured as BASE64.
+JSON_CONTENT_TYPES = ("application/json",)
+CSV_CONTENT_TYPES = ("text/csv",)
+# Bound memory when S3 stays unreachable: past this, the oldest records are dropped, loudly.
+MAX_PENDING_RECORDS = 100_000
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    enabled: bool
+    destination: str  # s3://bucket/prefix
+    sampling_percentage: int
+    capture_input: bool
+    capture_output: bool
+    endpoint_name: str
+    variant_name: str
+    flush_seconds: float
+    s3_endpoint_url: str | None
+    region: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "CaptureConfig":
+        options = {o.strip().lower() for o in settings.capture_options.split(",") if o.strip()}
+        unknown = options - {"input", "output"}
+        if unknown or not options:
+            raise HarnessError(
+                f"CAPTURE_OPTIONS={settings.capture_options!r} is not valid.",
+                'use "Input", "Output" or "Input,Output"',
+            )
+        if not 0 <= settings.capture_sampling_percentage <= 100:
+            raise HarnessError(
+                f"CAPTURE_SAMPLING_PERCENTAGE={settings.capture_sampling_percentage} is out of range.",
+                "use an integer from 0 to 100, as InitialSamplingPercentage",
+            )
+        return cls(
+            enabled=settings.capture_enabled,
+            destination=settings.capture_destination.rstrip("/"),
+            sampling_percentage=settings.capture_sampling_percentage,
+            capture_input="input" in options,
+            capture_output="output" in options,
+            endpoint_name=settings.endpoint_name,
+            variant_name=settings.variant_name,
+            flush_seconds=settings.capture_flush_seconds,
+            # empty: the stack's S3 when the target is local, AWS's own otherwise
+            s3_endpoint_url=settings.capture_s3_endpoint_url or settings.aws_endpoint_url,
+            region=settings.region,
+        )
+
+    @property
+    def bucket_and_prefix(self) -> tuple[str, str]:
+        if not self.destination.startswith("s3://"):
+            raise HarnessError(
+                f"Data Capture destination {self.destination!r} is not an s3:// URI.",
+                "set CAPTURE_DESTINATION_S3_URI=s3://<bucket>/<prefix>",
+            )
+        bucket, _, prefix = self.destination[len("s3://"):].partition("/")
+        return bucket, prefix.strip("/")
+
+
+class _Pending(NamedTuple):
+    time: float  # epoch seconds
+    input_body: bytes
+    input_type: str
+    output_body: bytes
+    output_type: str
+    inference_id: str | None
+    custom_attributes: str | None
+
+
+def _encoded(data: bytes, content_type: str, mode: str) -> dict[str, str]:
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind in JSON_CONTENT_TYPES or kind in CSV_CONTENT_TYPES:
+        encoding, text = ("JSON" if kind in JSON_CONTENT_TYPES else "CSV"), data.decode("utf-8", "replace")
+    else:
+        encoding, text = "BASE64", base64.b64encode(data).decode("ascii")
+    return {"observedContentType": content_type, "mode": mode, "data": text, "encoding": encoding}
+
+
+def capture_record(item: _Pending, capture_input: bool = True, capture_output: bool = True) -> dict[str, Any]:
+    """One JSON Lines record, field for field as SageMaker writes it."""
+    capture: dict[str, Any] = {}
+    if capture_input:
+        capture["endpointInput"] = _encoded(item.input_body, item.input_type, "INPUT")
+    if capture_output:
+        capture["endpointOutput"] = _encoded(item.output_body, item.output_type, "OUTPUT")
+    metadata: dict[str, Any] = {"eventId": str(uuid.uuid4())}
+    if item.inference_id:
+        metadata["inferenceId"] = item.inference_id
+    if item.custom_attributes:
+        metadata["customAttributes"] = item.custom_attributes
+    when = datetime.fromtimestamp(item.time, timezone.utc)
+    metadata["inferenceTime"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"captureData": capture, "eventMetadata": metadata, "eventVersion": "0"}
+
+
+def _s3_client(config: CaptureConfig):
+    import boto3
+
+    session = boto3.session.Session(region_name=config.region)
+    kwargs: dict[str, Any] = {}
+    if config.s3_endpoint_url and session.get_credentials() is None:
+        # a local S3 emulator accepts any credentials; AWS itself never gets these
+        kwargs.update(aws_access_key_id="test", aws_secret_access_key="test")
+    return session.client("s3", endpoint_url=config.s3_endpoint_url or None, **kwargs)
+
+
+class DataCapture:
+    """Collects sampled invocations and writes them to S3 in batches from its own thread."""
+
+    def __init__(self, config: CaptureConfig, s3_client=None):
+        self.config = config
+        self.bucket, self.prefix = config.bucket_and_prefix
+        self._s3 = s3_client
+        self._pending: list[_Pending] = []
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()  # one flush at a time: the timer's or stop()'s
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.records_written = 0
+        self.records_dropped = 0
+        self.upload_failures = 0
+        self.last_error: str | None = None
+
+    # --- request path: cheap ---
+    def sampled(self) -> bool:
+        pct = self.config.sampling_percentage
+        return self.config.enabled and (pct >= 100 or (pct > 0 and random.random() * 100 < pct))
+
+    def record(self, input_body: bytes, input_type: str, output_body: bytes, output_type: str,
+               inference_id: str | None = None, custom_attributes: str | None = None) -> None:
+        item = _Pending(time.time(), input_body, input_type, output_body, output_type,
+                        inference_id, custom_attributes)
+        with self._lock:
+            self._pending.append(item)
+
+    # --- background ---
+    def start(self) -> "DataCapture":
+        if self._s3 is None:
+            self._s3 = _s3_client(self.config)
+        self._thread = threading.Thread(target=self._run, name="data-capture", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            self._wake.wait(self.config.flush_seconds)
+            self._wake.clear()
+            self.flush()
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def flush(self) -> int:
+        """Upload everything pending; return how many records were written. Never raises."""
+        with self._flush_lock:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return 0
+            by_hour: dict[str, list[_Pending]] = {}
+            for item in batch:
+                by_hour.setdefault(time.strftime("%Y/%m/%d/%H", time.gmtime(item.time)), []).append(item)
+            written, failed = 0, []
+            for hour, items in by_hour.items():
+                if self._upload(hour, items):
+                    written += len(items)
+                else:
+                    failed.extend(items)
+            if failed:
+                self._keep_for_retry(failed)
+            self.records_written += written
+            return written
+
+    def _key(self, hour: str, first: _Pending) -> str:
+        when = datetime.fromtimestamp(first.time, timezone.utc)
+        name = f"{when:%M-%S}-{when.microsecond // 1000:03d}-{uuid.uuid4()}.jsonl"
+        parts = [self.prefix, self.config.endpoint_name, self.config.variant_name, hour, name]
+        return "/".join(p for p in parts if p)
+
+    def _upload(self, hour: str, items: list[_Pending]) -> bool:
+        lines = [json.dumps(capture_record(i, self.config.capture_input, self.config.capture_output),
+                            separators=(",", ":")) for i in items]
+        key = self._key(hour, items[0])
+        try:
+            self._s3.put_object(Bucket=self.bucket, Key=key, Body=("\n".join(lines) + "\n").encode(),
+                                ContentType="application/jsonl")
+        except Exception as exc:  # botocore ClientError, connection errors, ...
+            self.upload_failures += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.error(
+                "Data Capture: cannot write %d record(s) to s3://%s/%s (%s); kept for the next flush. "
+                "Check that the bucket exists and CAPTURE_S3_ENDPOINT_URL / credentials reach it.",
+                len(items), self.bucket, key, self.last_error,
+            )
+            return False
+        log.debug("Data Capture: wrote %d record(s) to s3://%s/%s", len(items), self.bucket, key)
+        return True
+
+    def _keep_for_retry(self, failed: list[_Pending]) -> None:
+        with self._lock:
+            self._pending[:0] = failed  # oldest first, ahead of what arrived meanwhile
+            excess = len(self._pending) - MAX_PENDING_RECORDS
+            if excess > 0:
+                del self._pending[:excess]
+                self.records_dropped += excess
+                log.error("Data Capture: dropped the %d oldest record(s): S3 unreachable for too long",
+                          excess)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the timer thread and flush what is left (once more if the first attempt failed)."""
+        self._stopped.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.flush()
+        if self.pending:
+            self.flush()
+        if self.pending:
+            log.error("Data Capture: %d record(s) could not be written before shutdown (%s)",
+                      self.pending, self.last_error)

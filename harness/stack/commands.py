@@ -1,0 +1,38 @@
+"""`harness up|down|status`."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+
+from harness.config import Settings
+from harness.errors import HarnessError
+from harness.stack import stack
+
+
+@click.command()
+@click.option("--no-sample", is_flag=True, help="skip the sample execution at the end")
+def up(no_sample: bool) -> None:
+    """Start the local stack (embedded without Docker, compose with it) and deploy into it."""
+    stack.up(Settings.from_env(), Console(), sample=not no_sample)
+
+
+@click.command()
+def down() -> None:
+    """Stop everything `up` started; no process or port is left behind."""
+    stack.down(Settings.from_env(), Console())
+
+
+@click.command()
+@click.option("--check", is_flag=True, help="check the machine instead: python, data, model, ports, docker")
+def status(check: bool) -> None:
+    """Show what runs where."""
+    settings = Settings.from_env()
+    if check:
+        stack.preflight(settings)
+        mode = stack.resolve_mode(settings)
+        click.echo(f"ok: data, model and ports are fine; mode would be {mode}")
+        return
+    stack.print_status(settings, Console())
+    if stack.running(settings) is None:
+        raise HarnessError("The local stack is not up.", "run `make local-up`")

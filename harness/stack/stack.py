@@ -1,0 +1,181 @@
+"""up / down / status: the local stack's life cycle, the same in embedded and docker mode."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tarfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from harness import clients
+from harness.config import Settings
+from harness.errors import HarnessError
+from harness.stack import compose, embedded, processes
+from harness.stack.processes import StackState
+from harness.stack.readiness import http_ok, port_in_use
+
+
+def resolve_mode(settings: Settings) -> str:
+    if settings.mode in ("embedded", "docker"):
+        return settings.mode
+    if settings.mode != "auto":
+        raise HarnessError(
+            f"HARNESS_MODE={settings.mode!r} is not a mode.", "use auto, embedded or docker"
+        )
+    return "docker" if compose.engine_answers() else "embedded"
+
+
+def running(settings: Settings) -> StackState | None:
+    state = StackState.load(settings)
+    if state is None:
+        return None
+    if state.mode == "embedded" and not all(processes.alive(p) for p in state.processes.values()):
+        return None
+    return state
+
+
+def require_running(settings: Settings) -> StackState:
+    state = running(settings)
+    if state is None:
+        raise HarnessError("The local stack is not up.", "run `make local-up` first")
+    return state
+
+
+def preflight(settings: Settings) -> None:
+    if not settings.model_artifact.is_file():
+        raise HarnessError(
+            f"Model artifact {settings.model_artifact} not found.",
+            "run `make train`, or set SCONES_MODEL_ARTIFACT to a model.tar.gz",
+        )
+    if not (settings.data_dir / "test.lst").is_file():
+        raise HarnessError(
+            f"Test images not found in {settings.data_dir}.",
+            "set SCONES_DATA_DIR, or run `python -m model_training.data` to download CIFAR-100",
+        )
+    for what, port, variable in (
+        ("AWS emulator", settings.aws_port, "HARNESS_AWS_PORT"),
+        ("model server", settings.model_server_port, "MODEL_SERVER_PORT"),
+    ):
+        if port_in_use(settings.host, port):
+            raise HarnessError(
+                f"Port {port} ({what}) is already in use on {settings.host}.",
+                f"stop what uses it (`make local-down` if it is an old stack), or set {variable}",
+            )
+
+
+def unpack_model(settings: Settings) -> Path:
+    """Unpack model.tar.gz once per artifact version into .harness/model (what SageMaker does)."""
+    target = settings.state_dir / "model"
+    digest = hashlib.sha256(settings.model_artifact.read_bytes()).hexdigest()
+    stamp = target / ".artifact-sha256"
+    if stamp.is_file() and stamp.read_text() == digest:
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    with tarfile.open(settings.model_artifact) as archive:
+        archive.extractall(target, filter="data")  # refuses paths outside the folder
+    stamp.write_text(digest)
+    return target
+
+
+def deploy(settings: Settings, console: Console):
+    from harness.deploy.commands import deploy_to
+
+    return deploy_to(settings, console=console)
+
+
+def up(settings: Settings, console: Console | None = None, sample: bool = True) -> StackState:
+    console = console or Console()
+    started = time.monotonic()
+    state = running(settings)
+    if state is not None:
+        console.print(f"Stack already up ({state.mode}); redeploying.")
+        settings = _for_mode(settings, state.mode)
+    else:
+        mode = resolve_mode(settings)
+        settings = _for_mode(settings, mode)
+        preflight(settings)
+        with console.status(f"Starting the {mode} stack…"):
+            model_dir = unpack_model(settings)
+            pids = {} if mode == "docker" else embedded.start(settings, model_dir)
+            if mode == "docker":
+                compose.start(settings, model_dir)
+        state = StackState(mode, settings.aws_endpoint_url, settings.model_server_url, pids)
+        state.save(settings)
+        console.print(f"[green]✓[/] {mode} stack ready in {time.monotonic() - started:.1f} s")
+    deploy(settings, console)
+    console.print(f"[green]✓[/] deployed; up in {time.monotonic() - started:.1f} s")
+    if sample:
+        run_sample(settings, console)
+    print_status(settings, console)
+    return state
+
+
+def _for_mode(settings: Settings, mode: str) -> Settings:
+    if mode == "docker" and not settings.extra.get("LAMBDA_MODEL_SERVER_URL"):
+        return settings.replace(
+            mode=mode, extra={**settings.extra, "LAMBDA_MODEL_SERVER_URL": compose.MODEL_SERVER_URL_IN_NETWORK}
+        )
+    return settings.replace(mode=mode)
+
+
+def run_sample(settings: Settings, console: Console) -> None:
+    from harness.e2e.cases import read_lst
+    from harness.e2e.runner import run_execution, state_machine_arn
+
+    key = read_lst(settings.data_dir)[0][0]
+    sfn = clients.client(settings, "stepfunctions")
+    result = run_execution(sfn, state_machine_arn(sfn, settings.state_machine_name), settings.bucket, key)
+    colour = "green" if result.status == "SUCCEEDED" else "red"
+    detail = (
+        f"{result.label} {result.confidence:.3f}" if result.confidence is not None else result.error
+    )
+    console.print(
+        f"[{colour}]✓[/] sample execution {result.name} on {key}: [{colour}]{result.status}[/] "
+        f"{detail} in {result.seconds * 1000:.0f} ms"
+    )
+
+
+def down(settings: Settings, console: Console | None = None) -> bool:
+    console = console or Console()
+    state = StackState.load(settings)
+    if state is None:
+        console.print("Nothing to stop: no local stack is recorded.")
+        return False
+    if state.mode == "docker":
+        compose.stop(settings, settings.state_dir / "model")
+    for name, pid in state.processes.items():
+        if processes.stop(pid):
+            console.print(f"stopped {name} (pid {pid})")
+    StackState.forget(settings)
+    console.print("[green]✓[/] local stack stopped")
+    return True
+
+
+def print_status(settings: Settings, console: Console | None = None) -> None:
+    console = console or Console()
+    state = StackState.load(settings)
+    table = Table(title=f"Local stack ({state.mode if state else 'not running'})")
+    for column in ("component", "address", "state", "what it stands in for"):
+        table.add_column(column)
+    rows = [
+        ("AWS APIs", settings.aws_endpoint_url, "/moto-api/",
+         "S3, IAM, STS, Lambda, Step Functions, CloudWatch Logs, SageMaker control plane"),
+        ("endpoint", settings.model_server_url, "/ping",
+         f"SageMaker endpoint {settings.endpoint_name} + runtime API + Data Capture"),
+    ]
+    for name, url, probe, role in rows:
+        if state and state.mode == "docker" and name == "AWS APIs":
+            probe = "/_localstack/health"
+        up_now = http_ok(url + probe)
+        table.add_row(name, url, "[green]up[/]" if up_now else "[red]down[/]", role)
+    console.print(table)
+    if state:
+        console.print(
+            f"bucket s3://{settings.bucket}, state machine {settings.state_machine_name}, "
+            f"logs in {settings.state_dir / 'logs'}"
+        )
