@@ -1,0 +1,84 @@
+"""The whole workflow through the embedded stack, as `make local-up` + `make e2e-test` run it.
+
+The stack is started by the same code as `harness up`, on free ports and a state folder
+of its own, so it never collides with a stack the developer has running.
+"""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from conftest import free_port
+from harness import clients
+from harness.e2e.cases import THRESHOLD_ERROR
+from harness.e2e.check import run_e2e
+from harness.e2e.runner import run_execution, state_machine_arn
+from harness.stack import processes, stack
+from harness.stack.readiness import port_in_use
+
+
+@pytest.fixture(scope="module")
+def running_stack(tmp_path_factory, settings, data_dir):
+    local = settings.replace(
+        mode="embedded",
+        target="local",
+        aws_port=free_port(),
+        model_server_port=free_port(),
+        state_dir=tmp_path_factory.mktemp("stack"),
+        data_dir=data_dir,
+    )
+    state = stack.up(local, Console(record=True), sample=False)
+    yield local, state
+    stack.down(local, Console(record=True))
+
+
+def test_e2e_cases_all_behave(running_stack):
+    # GIVEN a deployed embedded stack WHEN the e2e check runs THEN every scenario behaves
+    settings, _ = running_stack
+    verdicts = run_e2e(settings, per_class=2, parallel=4)
+    problems = [(v.case.scenario, v.problems) for v in verdicts if not v.ok]
+    assert not problems, problems
+    scenarios = {v.case.scenario for v in verdicts}
+    assert {"confident bicycle", "confident motorcycle", "low confidence", "missing S3 object"} <= scenarios
+    low = next(v for v in verdicts if v.case.scenario == "low confidence")
+    assert low.result.error == THRESHOLD_ERROR
+    assert str(settings.threshold) in low.result.cause_message
+
+
+def test_passing_execution_output_keeps_objects(running_stack, data_dir):
+    settings, _ = running_stack
+    sfn = clients.client(settings, "stepfunctions")
+    machine = state_machine_arn(sfn, settings.state_machine_name)
+    key = next(line.split("\t")[2] for line in (data_dir / "test.lst").read_text().splitlines())
+    result = run_execution(sfn, machine, settings.bucket, key, name="objects-check")
+    assert result.status in ("SUCCEEDED", "FAILED")
+    if result.status == "SUCCEEDED":
+        body = result.output.get("body", result.output)
+        assert isinstance(body, dict) and isinstance(body["inferences"], list)
+        assert abs(sum(body["inferences"]) - 1.0) < 1e-4
+        assert body["s3_key"] == key
+
+
+def test_lambda_logs_reach_cloudwatch(running_stack):
+    settings, _ = running_stack
+    logs = clients.client(settings, "logs")
+    groups = {g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]}
+    assert any("classify" in g for g in groups), groups
+
+
+def test_down_leaves_nothing_behind(tmp_path, settings, data_dir):
+    local = settings.replace(
+        mode="embedded",
+        aws_port=free_port(),
+        model_server_port=free_port(),
+        state_dir=tmp_path,
+        data_dir=data_dir,
+    )
+    state = stack.up(local, Console(record=True), sample=True)
+    pids = list(state.processes.values())
+    assert all(processes.alive(pid) for pid in pids)
+    stack.down(local, Console(record=True))
+    assert not any(processes.alive(pid) for pid in pids)
+    assert not port_in_use(local.host, local.aws_port)
+    assert not port_in_use(local.host, local.model_server_port)
