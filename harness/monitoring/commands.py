@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import click
 from rich.console import Console
@@ -45,24 +46,34 @@ def do_monitor(
     baseline_path = baseline or settings.model_artifact.parent / "metrics.json"
     base = load_baseline(baseline_path)
     labels = known_labels(labels_dir or settings.data_dir)
-    summary = summarize(capture, settings.threshold if threshold is None else threshold, labels, base,
-                        baseline_path)
+    summary = summarize(
+        capture, settings.threshold if threshold is None else threshold, labels, base, baseline_path
+    )
     if not capture.records:
         window = f"between {start or 'the beginning'} and {end or 'now'}"
-        console.print(f"[yellow]No Data Capture records {window} in {capture.description}[/] "
-                      f"({capture.files} files read, {len(capture.problems)} problems); no report written.")
+        console.print(
+            f"[yellow]No Data Capture records {window} in {capture.description}[/] "
+            f"({capture.files} files read, {len(capture.problems)} problems); no report written."
+        )
         for p in capture.problems[:10]:
             console.print(f"[yellow]skipped[/] {p}", highlight=False)
         return MonitorResult(summary, None)
-    out = out or REPO_ROOT / "reports" / f"monitor-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    out = out or REPO_ROOT / "reports" / f"monitor-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     write_report(summary, capture, Path(out), labels, base, executions)
     index = Path(out) / "index.html"
     print_summary(summary, index, console)
     return MonitorResult(summary, index)
 
 
-def _read(settings: Settings, source: str, endpoint: str, variant: str | None,
-          since: datetime | None, until: datetime | None, s3: Any) -> Capture:
+def _read(
+    settings: Settings,
+    source: str,
+    endpoint: str,
+    variant: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    s3: Any,
+) -> Capture:
     if source == "s3" or source.startswith("s3://"):
         destination = settings.capture_destination if source == "s3" else source
         return read_s3(s3 or s3_client(settings), destination, endpoint, variant, since, until)
@@ -70,24 +81,61 @@ def _read(settings: Settings, source: str, endpoint: str, variant: str | None,
 
 
 @click.command()
-@click.option("--target", type=click.Choice(["local", "aws"]), default="local", show_default=True,
-              help="Where S3 is: the local stack or AWS.")
-@click.option("--source", default="s3", show_default=True,
-              help="s3 (the capture destination), an s3://bucket/prefix URI, or a local folder/file.")
+@click.option(
+    "--target",
+    type=click.Choice(["local", "aws"]),
+    default="local",
+    show_default=True,
+    help="Where S3 is: the local stack or AWS.",
+)
+@click.option(
+    "--source",
+    default="s3",
+    show_default=True,
+    help="s3 (the capture destination), an s3://bucket/prefix URI, or a local folder/file.",
+)
 @click.option("--endpoint", default=None, help="Endpoint name [default: SCONES_ENDPOINT_NAME].")
 @click.option("--variant", default=None, help="Production variant [default: all].")
 @click.option("--since", default=None, help="Window start: ISO time or relative (30m, 1h, 2d).")
 @click.option("--until", default=None, help="Window end: ISO time or relative.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Report folder [default: reports/monitor-<timestamp>/].")
-@click.option("--threshold", type=float, default=None, help="Confidence threshold [default: SCONES_THRESHOLD].")
-@click.option("--baseline", type=click.Path(path_type=Path), default=None,
-              help="metrics.json with test_predictions [default: next to the model artifact].")
-@click.option("--labels-dir", type=click.Path(path_type=Path), default=None,
-              help="Folder with test.lst for known labels [default: SCONES_DATA_DIR].")
-def monitor(target: str, source: str, endpoint: str | None, variant: str | None, since: str | None,
-            until: str | None, out: Path | None, threshold: float | None, baseline: Path | None,
-            labels_dir: Path | None) -> None:
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Report folder [default: reports/monitor-<timestamp>/].",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="Confidence threshold [default: SCONES_THRESHOLD].",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="metrics.json with test_predictions [default: next to the model artifact].",
+)
+@click.option(
+    "--labels-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder with test.lst for known labels [default: SCONES_DATA_DIR].",
+)
+def monitor(
+    target: str,
+    source: str,
+    endpoint: str | None,
+    variant: str | None,
+    since: str | None,
+    until: str | None,
+    out: Path | None,
+    threshold: float | None,
+    baseline: Path | None,
+    labels_dir: Path | None,
+) -> None:
     """Read Data Capture and write a monitoring report (HTML + PNG) with a terminal summary."""
     settings = Settings.from_env(target=target)
-    do_monitor(settings, source, endpoint, variant, since, until, out, threshold, baseline, labels_dir)
+    do_monitor(
+        settings, source, endpoint, variant, since, until, out, threshold, baseline, labels_dir
+    )

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from harness.config import LABELS
 from harness.errors import HarnessError
@@ -124,7 +124,9 @@ class Drift:
             reasons.append(f"class mix moved {self.class_shift:.0%} > {CLASS_SHIFT_LIMIT:.0%}")
         head = "DRIFT" if self.flagged else "no drift"
         text = f"{head}: {'; '.join(reasons)}" if reasons else head
-        return text + (f" (only {self.records} records: indicative)" if self.records < MIN_RECORDS else "")
+        return text + (
+            f" (only {self.records} records: indicative)" if self.records < MIN_RECORDS else ""
+        )
 
 
 def compare(confidences: Sequence[float], predicted: Sequence[int], baseline: Baseline) -> Drift:

@@ -17,9 +17,10 @@ import hashlib
 import io
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
@@ -37,7 +38,11 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.line}: {self.reason}" if self.line else f"{self.source}: {self.reason}"
+        return (
+            f"{self.source}:{self.line}: {self.reason}"
+            if self.line
+            else f"{self.source}: {self.reason}"
+        )
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,9 @@ def pixel_hash(image: Image.Image) -> str:
     return digest.hexdigest()
 
 
-def parse_lines(source: str, data: bytes, labels: tuple[str, ...] = LABELS) -> tuple[list[CaptureRecord], list[Problem]]:
+def parse_lines(
+    source: str, data: bytes, labels: tuple[str, ...] = LABELS
+) -> tuple[list[CaptureRecord], list[Problem]]:
     """Parse one Data Capture file's bytes. Never raises: bad lines become Problems."""
     records: list[CaptureRecord] = []
     problems: list[Problem] = []
@@ -89,7 +96,9 @@ def parse_lines(source: str, data: bytes, labels: tuple[str, ...] = LABELS) -> t
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            problems.append(Problem(source, number, f"not UTF-8 text ({exc.reason} at byte {exc.start})"))
+            problems.append(
+                Problem(source, number, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+            )
             continue
         try:
             obj = json.loads(text)
@@ -155,7 +164,9 @@ def _payload_bytes(payload: dict, where: str) -> tuple[bytes | str | list, str]:
 
 def _probabilities(output: dict, n_classes: int) -> tuple[float, ...]:
     data, encoding = _payload_bytes(output, "endpointOutput")
-    if isinstance(data, bytes):  # output captured as BASE64: its content type was not listed as JSON
+    if isinstance(
+        data, bytes
+    ):  # output captured as BASE64: its content type was not listed as JSON
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -164,7 +175,11 @@ def _probabilities(output: dict, n_classes: int) -> tuple[float, ...]:
     if isinstance(value, str):
         text = value.strip()
         try:
-            value = json.loads(text) if text.startswith(("[", "{")) else [float(v) for v in text.split(",")]
+            value = (
+                json.loads(text)
+                if text.startswith(("[", "{"))
+                else [float(v) for v in text.split(",")]
+            )
         except ValueError:
             raise _Bad(f"endpointOutput: data is not a probability list: {text[:60]!r}") from None
     if isinstance(value, dict):  # e.g. {"probabilities": [...]}
@@ -185,16 +200,18 @@ def _is_number(value: Any) -> bool:
 
 def _time(text: str) -> datetime:
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(text)
     except ValueError:
         raise _Bad(f"eventMetadata.inferenceTime {text!r} is not an ISO time") from None
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _image(payload: dict) -> tuple[bytes, str]:
     data, _ = _payload_bytes(payload, "endpointInput")
     if not isinstance(data, bytes):
-        raise _Bad(f"endpointInput: {payload.get('observedContentType')} input is not a base64 image")
+        raise _Bad(
+            f"endpointInput: {payload.get('observedContentType')} input is not a base64 image"
+        )
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.load()

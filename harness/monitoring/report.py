@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -32,7 +32,7 @@ class Summary:
     window: tuple[datetime, datetime] | None = None
     below: int = 0
     class_counts: dict[str, int] = field(default_factory=dict)
-    accuracy: Accuracy = Accuracy(0, 0)
+    accuracy: Accuracy = field(default_factory=lambda: Accuracy(0, 0))
     drift: Drift | None = None
     baseline_note: str = ""
 
@@ -42,49 +42,83 @@ class Summary:
 
     def to_dict(self) -> dict:
         return {
-            "source": self.source, "files": self.files, "records": self.records,
-            "threshold": self.threshold, "below_threshold": self.below, "share_below": self.share_below,
+            "source": self.source,
+            "files": self.files,
+            "records": self.records,
+            "threshold": self.threshold,
+            "below_threshold": self.below,
+            "share_below": self.share_below,
             "window": [t.isoformat() for t in self.window] if self.window else None,
             "class_counts": self.class_counts,
-            "accuracy": {"known": self.accuracy.known, "correct": self.accuracy.correct,
-                         "value": self.accuracy.value},
-            "drift": None if self.drift is None else {
-                "psi_confidence": self.drift.psi_confidence, "class_shift": self.drift.class_shift,
-                "flagged": self.drift.flagged, "verdict": self.drift.verdict},
+            "accuracy": {
+                "known": self.accuracy.known,
+                "correct": self.accuracy.correct,
+                "value": self.accuracy.value,
+            },
+            "drift": None
+            if self.drift is None
+            else {
+                "psi_confidence": self.drift.psi_confidence,
+                "class_shift": self.drift.class_shift,
+                "flagged": self.drift.flagged,
+                "verdict": self.drift.verdict,
+            },
             "baseline": self.baseline_note,
-            "problems": [{"source": p.source, "line": p.line, "reason": p.reason} for p in self.problems],
+            "problems": [
+                {"source": p.source, "line": p.line, "reason": p.reason} for p in self.problems
+            ],
         }
 
 
-def summarize(capture: Capture, threshold: float, labels: dict[str, int], baseline: Baseline | None,
-              baseline_path: Path | None = None) -> Summary:
+def summarize(
+    capture: Capture,
+    threshold: float,
+    labels: dict[str, int],
+    baseline: Baseline | None,
+    baseline_path: Path | None = None,
+) -> Summary:
     recs = capture.records
     summary = Summary(capture.description, capture.files, len(recs), threshold, capture.problems)
     if baseline is None:
-        summary.baseline_note = f"no baseline at {baseline_path}: drift not computed (`make train` writes it)"
+        summary.baseline_note = (
+            f"no baseline at {baseline_path}: drift not computed (`make train` writes it)"
+        )
     else:
-        summary.baseline_note = f"{len(baseline.probabilities)} test-set predictions from {baseline.path}"
+        summary.baseline_note = (
+            f"{len(baseline.probabilities)} test-set predictions from {baseline.path}"
+        )
     if not recs:
         return summary
     summary.window = (recs[0].time, recs[-1].time)
     summary.below = sum(r.confidence < threshold for r in recs)
-    summary.class_counts = {label: sum(r.predicted == k for r in recs) for k, label in enumerate(LABELS)}
+    summary.class_counts = {
+        label: sum(r.predicted == k for r in recs) for k, label in enumerate(LABELS)
+    }
     summary.accuracy = accuracy(recs, labels)
     if baseline is not None:
         summary.drift = compare([r.confidence for r in recs], [r.predicted for r in recs], baseline)
     return summary
 
 
-def write_report(summary: Summary, capture: Capture, out: Path, labels: dict[str, int],
-                 baseline: Baseline | None = None,
-                 executions: Sequence[tuple[str, str]] | None = None) -> list[plots.Plot]:
+def write_report(
+    summary: Summary,
+    capture: Capture,
+    out: Path,
+    labels: dict[str, int],
+    baseline: Baseline | None = None,
+    executions: Sequence[tuple[str, str]] | None = None,
+) -> list[plots.Plot]:
     """Draw the charts and write out/index.html and out/summary.json. Needs at least one record."""
     out.mkdir(parents=True, exist_ok=True)
     recs = capture.records
     drawn = [
         plots.confidence_over_time(recs, summary.threshold, out),
-        plots.confidence_histogram([r.confidence for r in recs], summary.threshold, out,
-                                   baseline.confidences if baseline else None),
+        plots.confidence_histogram(
+            [r.confidence for r in recs],
+            summary.threshold,
+            out,
+            baseline.confidences if baseline else None,
+        ),
         plots.class_mix_over_time(recs, out),
         plots.below_threshold_over_time(recs, summary.threshold, out),
     ]
@@ -108,23 +142,35 @@ def _rows(summary: Summary) -> list[tuple[str, str]]:
         ("records", str(summary.records)),
         ("window (UTC)", f"{start:%Y-%m-%d %H:%M:%S} .. {end:%Y-%m-%d %H:%M:%S}" if start else "-"),
         ("threshold", f"{summary.threshold:g}"),
-        ("below threshold", f"{summary.below} ({summary.share_below:.1%})" if summary.records else "-"),
+        (
+            "below threshold",
+            f"{summary.below} ({summary.share_below:.1%})" if summary.records else "-",
+        ),
         ("class mix", ", ".join(f"{k} {v}" for k, v in summary.class_counts.items()) or "-"),
-        ("accuracy (known labels)",
-         f"{acc.value:.1%} ({acc.correct}/{acc.known} matched test images)" if acc.known else "no known labels"),
+        (
+            "accuracy (known labels)",
+            f"{acc.value:.1%} ({acc.correct}/{acc.known} matched test images)"
+            if acc.known
+            else "no known labels",
+        ),
         ("drift", summary.drift.verdict if summary.drift else summary.baseline_note),
         ("problems (skipped)", str(len(summary.problems))),
     ]
 
 
-def render_html(summary: Summary, drawn: Sequence[plots.Plot],
-                executions: Sequence[tuple[str, str]] | None = None) -> str:
+def render_html(
+    summary: Summary,
+    drawn: Sequence[plots.Plot],
+    executions: Sequence[tuple[str, str]] | None = None,
+) -> str:
     e = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>Scones monitoring</title>",
-        "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
-        "td,th{padding:2px 10px;text-align:left}img{max-width:100%}.flag{color:#d62728;font-weight:bold}"
-        "</style></head><body>",
+        (
+            "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
+            "td,th{padding:2px 10px;text-align:left}img{max-width:100%}.flag{color:#d62728;font-weight:bold}"
+            "</style></head><body>"
+        ),
         "<h1>Data Capture monitoring</h1>",
         "<h2>Summary</h2><table>",
         *(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _rows(summary)),
@@ -133,12 +179,16 @@ def render_html(summary: Summary, drawn: Sequence[plots.Plot],
     ]
     if summary.drift:
         d = summary.drift
-        mix = ", ".join(f"{label} {b:.0%} -> {c:.0%}" for label, b, c
-                        in zip(LABELS, d.baseline_class_shares, d.captured_class_shares))
+        mix = ", ".join(
+            f"{label} {b:.0%} -> {c:.0%}"
+            for label, b, c in zip(LABELS, d.baseline_class_shares, d.captured_class_shares)
+        )
         parts += [
             f"<p class='{'flag' if d.flagged else ''}'>{e(d.verdict)}</p>",
-            f"<p>PSI of top confidence: {d.psi_confidence:.3f}. Class mix (test set -> captured): "
-            f"{e(mix)}; largest shift {d.class_shift:.1%}.</p>",
+            (
+                f"<p>PSI of top confidence: {d.psi_confidence:.3f}. Class mix (test set -> captured): "
+                f"{e(mix)}; largest shift {d.class_shift:.1%}.</p>"
+            ),
             f"<p>{e(PSI_EXPLAINED)}</p><p>{e(CLASS_SHIFT_EXPLAINED)}</p>",
             f"<p>Baseline: {e(summary.baseline_note)}</p>",
         ]
@@ -154,9 +204,13 @@ def render_html(summary: Summary, drawn: Sequence[plots.Plot],
     parts.append(f"<h2>Problems ({len(summary.problems)} skipped)</h2>")
     if summary.problems:
         parts.append("<ul>")
-        parts += [f"<li><code>{e(str(p))}</code></li>" for p in summary.problems[:MAX_PROBLEMS_SHOWN]]
+        parts += [
+            f"<li><code>{e(str(p))}</code></li>" for p in summary.problems[:MAX_PROBLEMS_SHOWN]
+        ]
         if len(summary.problems) > MAX_PROBLEMS_SHOWN:
-            parts.append(f"<li>... and {len(summary.problems) - MAX_PROBLEMS_SHOWN} more (summary.json)</li>")
+            parts.append(
+                f"<li>... and {len(summary.problems) - MAX_PROBLEMS_SHOWN} more (summary.json)</li>"
+            )
         parts.append("</ul>")
     else:
         parts.append("<p>none</p>")

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
 from harness.monitoring.records import CaptureRecord, Problem, parse_lines, sort_by_time
 
-_HOUR_KEY = re.compile(r"(?P<variant>[^/]+)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<h>\d{2})/[^/]+\.jsonl$")
+_HOUR_KEY = re.compile(
+    r"(?P<variant>[^/]+)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<h>\d{2})/[^/]+\.jsonl$"
+)
 
 
 @dataclass
@@ -48,11 +50,15 @@ def _finish(capture: Capture, since: datetime | None, until: datetime | None) ->
     return capture
 
 
-def read_folder(path: Path, since: datetime | None = None, until: datetime | None = None) -> Capture:
+def read_folder(
+    path: Path, since: datetime | None = None, until: datetime | None = None
+) -> Capture:
     """Every *.jsonl under `path` (or `path` itself if it is a file)."""
     path = Path(path)
     if not path.exists():
-        raise HarnessError(f"no Data Capture folder at {path}", "pass an existing folder or file to --source")
+        raise HarnessError(
+            f"no Data Capture folder at {path}", "pass an existing folder or file to --source"
+        )
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*.jsonl") if p.is_file())
     capture = Capture(description=str(path))
     for file in files:
@@ -65,7 +71,9 @@ def read_folder(path: Path, since: datetime | None = None, until: datetime | Non
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
     if not uri.startswith("s3://") or len(uri) <= 5:
-        raise HarnessError(f"{uri!r} is not an s3://bucket/prefix URI", "set CAPTURE_DESTINATION_S3_URI")
+        raise HarnessError(
+            f"{uri!r} is not an s3://bucket/prefix URI", "set CAPTURE_DESTINATION_S3_URI"
+        )
     bucket, _, prefix = uri[5:].partition("/")
     return bucket, prefix.strip("/")
 
@@ -83,21 +91,28 @@ def read_s3(
 
     bucket, prefix = split_s3_uri(destination)
     base = "/".join(p for p in (prefix, endpoint) if p) + "/"
-    list_args: dict[str, Any] = {"Bucket": bucket, "Prefix": base + (f"{variant}/" if variant else "")}
+    list_args: dict[str, Any] = {
+        "Bucket": bucket,
+        "Prefix": base + (f"{variant}/" if variant else ""),
+    }
     if variant and since is not None:
-        list_args["StartAfter"] = base + f"{variant}/" + (since - timedelta(hours=1)).strftime("%Y/%m/%d/%H")
+        list_args["StartAfter"] = (
+            base + f"{variant}/" + (since - timedelta(hours=1)).strftime("%Y/%m/%d/%H")
+        )
     capture = Capture(description=f"s3://{bucket}/{list_args['Prefix']}")
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(**list_args):
             for obj in page.get("Contents", []):
                 key = obj["Key"]
-                if not _key_may_hold(key[len(base):], variant, since, until):
+                if not _key_may_hold(key[len(base) :], variant, since, until):
                     continue
                 uri = f"s3://{bucket}/{key}"
                 try:
                     capture.add(uri, s3.get_object(Bucket=bucket, Key=key)["Body"].read())
                 except ClientError as exc:
-                    capture.problems.append(Problem(uri, 0, f"cannot read: {exc.response['Error']['Code']}"))
+                    capture.problems.append(
+                        Problem(uri, 0, f"cannot read: {exc.response['Error']['Code']}")
+                    )
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "NoSuchBucket":
@@ -105,7 +120,10 @@ def read_s3(
                 f"bucket {bucket!r} does not exist at this target",
                 "deploy first (`make local-up`, or `make deploy-aws` with --target aws) or pass --source",
             ) from None
-        raise HarnessError(f"cannot list {capture.description}: {code or exc}", "check the credentials and the target") from None
+        raise HarnessError(
+            f"cannot list {capture.description}: {code or exc}",
+            "check the credentials and the target",
+        ) from None
     except BotoCoreError as exc:
         raise HarnessError(
             f"cannot reach S3 for {capture.description}: {exc}",
@@ -114,12 +132,14 @@ def read_s3(
     return _finish(capture, since, until)
 
 
-def _key_may_hold(rest: str, variant: str | None, since: datetime | None, until: datetime | None) -> bool:
+def _key_may_hold(
+    rest: str, variant: str | None, since: datetime | None, until: datetime | None
+) -> bool:
     """`rest` is the key after `{prefix}/{endpoint}/`; keys outside the layout are not capture files."""
     match = _HOUR_KEY.fullmatch(rest)
     if match is None or (variant and match["variant"] != variant):
         return False
-    hour = datetime(int(match["y"]), int(match["m"]), int(match["d"]), int(match["h"]), tzinfo=timezone.utc)
+    hour = datetime(int(match["y"]), int(match["m"]), int(match["d"]), int(match["h"]), tzinfo=UTC)
     # the key's hour is the first record's: later records may follow, earlier ones may not
     return (since is None or hour + timedelta(hours=2) > since) and (until is None or hour <= until)
 
@@ -129,7 +149,11 @@ def s3_client(settings: Any) -> Any:
     import boto3
 
     endpoint = settings.capture_s3_endpoint_url or settings.aws_endpoint_url
-    extra = {"aws_access_key_id": "test", "aws_secret_access_key": "test"} if settings.target != "aws" else {}
+    extra = (
+        {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+        if settings.target != "aws"
+        else {}
+    )
     return boto3.client("s3", endpoint_url=endpoint or None, region_name=settings.region, **extra)
 
 
@@ -137,15 +161,16 @@ def parse_when(text: str | None, now: datetime | None = None) -> datetime | None
     """ISO time (UTC if no zone) or relative like 90s, 30m, 1h, 2d, 1w meaning that long ago."""
     if not text:
         return None
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     rel = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", text.strip())
     if rel:
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[rel[2]]
         return now - timedelta(**{unit: float(rel[1])})
     try:
-        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        when = datetime.fromisoformat(text.strip())
     except ValueError:
         raise HarnessError(
-            f"cannot read the time {text!r}", "use ISO (2024-10-15T14:00:00Z, 2024-10-15) or relative (30m, 1h, 2d)"
+            f"cannot read the time {text!r}",
+            "use ISO (2024-10-15T14:00:00Z, 2024-10-15) or relative (30m, 1h, 2d)",
         ) from None
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
