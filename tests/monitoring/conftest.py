@@ -1,0 +1,24 @@
+"""Fixtures for the monitoring tests: the real samples and the test images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.config import REPO_ROOT
+
+SAMPLES_DIR = REPO_ROOT.parent / "shared" / "data" / "datacapture-samples"
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    if not SAMPLES_DIR.is_dir():
+        pytest.fail(f"the shared Data Capture samples are missing at {SAMPLES_DIR}")
+    return SAMPLES_DIR
+
+
+@pytest.fixture(scope="session")
+def test_images(data_dir: Path) -> list[tuple[Path, int]]:
+    rows = [line.split("\t") for line in (data_dir / "test.lst").read_text().splitlines() if line]
+    return [(data_dir / "test" / r[2], int(r[1])) for r in rows]
