@@ -13,21 +13,31 @@ from harness.errors import HarnessError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.model_server",
-                                     description="SageMaker endpoint mirror: serve a model.tar.gz")
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.model_server",
+        description="SageMaker endpoint mirror: serve a model.tar.gz",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve until SIGTERM/SIGINT")
     source = serve.add_mutually_exclusive_group()
-    source.add_argument("--model-dir", type=Path, help="unpacked model (default SAGEMAKER_MODEL_DIR)")
+    source.add_argument(
+        "--model-dir", type=Path, help="unpacked model (default SAGEMAKER_MODEL_DIR)"
+    )
     source.add_argument("--model-artifact", type=Path, help="a model.tar.gz to unpack and serve")
     serve.add_argument("--host", help="default MODEL_SERVER_HOST (127.0.0.1)")
     serve.add_argument("--port", type=int, help="default MODEL_SERVER_PORT (8080)")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    overrides = {k: v for k, v in (("model_server_host", args.host), ("model_server_port", args.port))
-                 if v is not None}
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    overrides = {
+        k: v
+        for k, v in (("model_server_host", args.host), ("model_server_port", args.port))
+        if v is not None
+    }
     from harness.model_server.server import serve_until_signal
 
     try:

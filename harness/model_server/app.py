@@ -45,7 +45,9 @@ _RUNTIME_PREFIX, _RUNTIME_SUFFIX = "/endpoints/", "/invocations"
 class ModelServerApp:
     """What the routes need: the loaded model, Data Capture, and the endpoint's names."""
 
-    def __init__(self, settings: Settings, model: Model | None = None, capture: DataCapture | None = None):
+    def __init__(
+        self, settings: Settings, model: Model | None = None, capture: DataCapture | None = None
+    ):
         self.settings = settings
         self.model = model
         self.capture = capture
@@ -60,7 +62,9 @@ class ModelServerApp:
     def ready(self) -> bool:
         return self.model is not None
 
-    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
+    def invoke(
+        self, body: bytes, content_type: str | None, accept: str | None
+    ) -> tuple[bytes, str]:
         """The container's answer; raises InvocationError (with its status) for anything else."""
         if self.model is None:
             raise ModelNotLoaded("The model is still loading; retry when GET /ping answers 200.")
@@ -94,13 +98,15 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: boto3 reuses its connections
     disable_nagle_algorithm = True  # CONTRACTS.md section 6: without it ~40 ms per small answer
     server_version = "scones-model-server"
-    server: "ModelHTTPServer"
+    server: ModelHTTPServer
 
     # --- plumbing ---
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -136,15 +142,17 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     # --- routes ---
-    def do_GET(self) -> None:  # noqa: N802 (stdlib naming)
+    def do_GET(self) -> None:
         if self.path.split("?", 1)[0] == "/ping":
             ready = self.server.app.ready and not self.server.draining
             status = HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE
             self._send(status, b"" if ready else b"model not loaded yet", "text/plain")
         else:
-            self._send(HTTPStatus.NOT_FOUND, b"Not found: use GET /ping or POST /invocations", "text/plain")
+            self._send(
+                HTTPStatus.NOT_FOUND, b"Not found: use GET /ping or POST /invocations", "text/plain"
+            )
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
         if not self.server.enter():
             self.close_connection = True
@@ -154,11 +162,16 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/invocations":
                 self._container_invocation()
             elif path.startswith(_RUNTIME_PREFIX) and path.endswith(_RUNTIME_SUFFIX):
-                self._runtime_invocation(unquote(path[len(_RUNTIME_PREFIX):-len(_RUNTIME_SUFFIX)]))
+                self._runtime_invocation(
+                    unquote(path[len(_RUNTIME_PREFIX) : -len(_RUNTIME_SUFFIX)])
+                )
             else:
                 self._read_body()
-                self._send(HTTPStatus.NOT_FOUND, b"Not found: POST /invocations or "
-                           b"/endpoints/{EndpointName}/invocations", "text/plain")
+                self._send(
+                    HTTPStatus.NOT_FOUND,
+                    b"Not found: POST /invocations or /endpoints/{EndpointName}/invocations",
+                    "text/plain",
+                )
         finally:
             self.server.leave()
 
@@ -173,8 +186,12 @@ class _Handler(BaseHTTPRequestHandler):
             if body is None:
                 raise InvocationError(
                     f"The request body is {self._oversize:,} bytes; at most {MAX_BODY_BYTES:,} (6 MB) "
-                    "are accepted. Send a smaller image.", HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-            answer, content_type = app.invoke(body, self.headers.get("Content-Type"), self.headers.get("Accept"))
+                    "are accepted. Send a smaller image.",
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                )
+            answer, content_type = app.invoke(
+                body, self.headers.get("Content-Type"), self.headers.get("Accept")
+            )
         except (InvocationError, RuntimeRefusal) as err:
             log.warning("POST /invocations -> %s: %s", err.status, err.message)
             self._send(err.status, err.message.encode(), "text/plain; charset=utf-8")
@@ -193,20 +210,33 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             answer, answer_type = app.invoke(body, content_type, self.headers.get("Accept"))
         except ModelNotLoaded as err:
-            self._send_json_error("ModelNotReadyException", HTTPStatus.TOO_MANY_REQUESTS, {"message": err.message})
+            self._send_json_error(
+                "ModelNotReadyException", HTTPStatus.TOO_MANY_REQUESTS, {"message": err.message}
+            )
             return
         except InvocationError as err:
-            log.warning("InvokeEndpoint %s -> ModelError (%s): %s", endpoint_name, err.status, err.message)
+            log.warning(
+                "InvokeEndpoint %s -> ModelError (%s): %s", endpoint_name, err.status, err.message
+            )
             self._send_json_error("ModelError", HTTPStatus.FAILED_DEPENDENCY, app.model_error(err))
             return
         custom = self.headers.get("X-Amzn-SageMaker-Custom-Attributes")
         capture = app.capture
         if capture is not None and capture.sampled():
             # recorded before answering: once the caller has its answer, its record is pending
-            capture.record(body, content_type, answer, answer_type,
-                           self.headers.get("X-Amzn-SageMaker-Inference-Id"), custom)
-        headers = {"x-Amzn-Invoked-Production-Variant": app.settings.variant_name,
-                   "x-amzn-RequestId": str(uuid.uuid4()), **self._echo_headers()}
+            capture.record(
+                body,
+                content_type,
+                answer,
+                answer_type,
+                self.headers.get("X-Amzn-SageMaker-Inference-Id"),
+                custom,
+            )
+        headers = {
+            "x-Amzn-Invoked-Production-Variant": app.settings.variant_name,
+            "x-amzn-RequestId": str(uuid.uuid4()),
+            **self._echo_headers(),
+        }
         self._send(HTTPStatus.OK, answer, answer_type, headers)
 
     def _check_runtime_request(self, endpoint_name: str) -> bytes:
@@ -216,25 +246,30 @@ class _Handler(BaseHTTPRequestHandler):
         if endpoint_name != settings.endpoint_name:
             raise validation_error(
                 f"Endpoint {endpoint_name} of account {ACCOUNT} not found. This server serves the "
-                f"endpoint {settings.endpoint_name!r} (SCONES_ENDPOINT_NAME): call that name.")
+                f"endpoint {settings.endpoint_name!r} (SCONES_ENDPOINT_NAME): call that name."
+            )
         if body is None:
             raise validation_error(
                 f"Request body is {self._oversize:,} bytes; InvokeEndpoint accepts at most "
-                f"{MAX_BODY_BYTES:,} bytes (6 MB). Send a smaller image.")
+                f"{MAX_BODY_BYTES:,} bytes (6 MB). Send a smaller image."
+            )
         attrs = self.headers.get("X-Amzn-SageMaker-Custom-Attributes")
         if attrs is not None and (len(attrs) > MAX_CUSTOM_ATTRIBUTES or not attrs.isascii()):
             raise validation_error(
                 f"CustomAttributes must be at most {MAX_CUSTOM_ATTRIBUTES} visible ASCII characters "
-                f"(got {len(attrs)}).")
+                f"(got {len(attrs)})."
+            )
         inference_id = self.headers.get("X-Amzn-SageMaker-Inference-Id")
         if inference_id is not None and not 1 <= len(inference_id) <= MAX_INFERENCE_ID:
-            raise validation_error(f"InferenceId must be 1 to {MAX_INFERENCE_ID} characters "
-                                   f"(got {len(inference_id)}).")
+            raise validation_error(
+                f"InferenceId must be 1 to {MAX_INFERENCE_ID} characters (got {len(inference_id)})."
+            )
         variant = self.headers.get("X-Amzn-SageMaker-Target-Variant")
         if variant is not None and variant != settings.variant_name:
             raise validation_error(
                 f"Target variant {variant} not found for endpoint {endpoint_name}: the only variant "
-                f"is {settings.variant_name!r} (SCONES_VARIANT_NAME).")
+                f"is {settings.variant_name!r} (SCONES_VARIANT_NAME)."
+            )
         return body
 
 
@@ -275,7 +310,7 @@ class ModelHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address) -> None:
         # a client that went away mid-answer is not worth a traceback
-        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+        log.debug("connection from %s ended with an error", client_address)
 
     def drain(self, timeout: float) -> bool:
         """Refuse new requests, wait for in-flight ones, then wake idle keep-alive connections."""

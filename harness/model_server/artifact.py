@@ -86,7 +86,11 @@ def read_metadata(model_dir: Path) -> ModelMetadata:
         problems.append(f"format_version {raw.get('format_version')!r} is not 1")
     if len(meta.labels) < 2:
         problems.append("labels must name at least two classes, in output order")
-    if inp.get("layout", "NCHW") != "NCHW" or inp.get("channels", 3) != 3 or meta.color_mode != "RGB":
+    if (
+        inp.get("layout", "NCHW") != "NCHW"
+        or inp.get("channels", 3) != 3
+        or meta.color_mode != "RGB"
+    ):
         problems.append("input must be NCHW, 3 channels, RGB")
     if inp.get("dtype", "float32") != "float32":
         problems.append("input dtype must be float32")
@@ -97,5 +101,7 @@ def read_metadata(model_dir: Path) -> ModelMetadata:
     if min(meta.height, meta.width) < 1:
         problems.append("input height and width must be positive")
     if problems:
-        raise HarnessError(f"{model_dir / METADATA_FILE}: " + "; ".join(problems) + ".", _FORMAT_DOC)
+        raise HarnessError(
+            f"{model_dir / METADATA_FILE}: " + "; ".join(problems) + ".", _FORMAT_DOC
+        )
     return meta

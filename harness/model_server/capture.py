@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from harness.config import Settings
@@ -48,7 +48,7 @@ class CaptureConfig:
     region: str
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "CaptureConfig":
+    def from_settings(cls, settings: Settings) -> CaptureConfig:
         options = {o.strip().lower() for o in settings.capture_options.split(",") if o.strip()}
         unknown = options - {"input", "output"}
         if unknown or not options:
@@ -82,7 +82,7 @@ class CaptureConfig:
                 f"Data Capture destination {self.destination!r} is not an s3:// URI.",
                 "set CAPTURE_DESTINATION_S3_URI=s3://<bucket>/<prefix>",
             )
-        bucket, _, prefix = self.destination[len("s3://"):].partition("/")
+        bucket, _, prefix = self.destination[len("s3://") :].partition("/")
         return bucket, prefix.strip("/")
 
 
@@ -99,13 +99,18 @@ class _Pending(NamedTuple):
 def _encoded(data: bytes, content_type: str, mode: str) -> dict[str, str]:
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind in JSON_CONTENT_TYPES or kind in CSV_CONTENT_TYPES:
-        encoding, text = ("JSON" if kind in JSON_CONTENT_TYPES else "CSV"), data.decode("utf-8", "replace")
+        encoding, text = (
+            ("JSON" if kind in JSON_CONTENT_TYPES else "CSV"),
+            data.decode("utf-8", "replace"),
+        )
     else:
         encoding, text = "BASE64", base64.b64encode(data).decode("ascii")
     return {"observedContentType": content_type, "mode": mode, "data": text, "encoding": encoding}
 
 
-def capture_record(item: _Pending, capture_input: bool = True, capture_output: bool = True) -> dict[str, Any]:
+def capture_record(
+    item: _Pending, capture_input: bool = True, capture_output: bool = True
+) -> dict[str, Any]:
     """One JSON Lines record, field for field as SageMaker writes it."""
     capture: dict[str, Any] = {}
     if capture_input:
@@ -117,7 +122,7 @@ def capture_record(item: _Pending, capture_input: bool = True, capture_output: b
         metadata["inferenceId"] = item.inference_id
     if item.custom_attributes:
         metadata["customAttributes"] = item.custom_attributes
-    when = datetime.fromtimestamp(item.time, timezone.utc)
+    when = datetime.fromtimestamp(item.time, UTC)
     metadata["inferenceTime"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"captureData": capture, "eventMetadata": metadata, "eventVersion": "0"}
 
@@ -156,15 +161,29 @@ class DataCapture:
         pct = self.config.sampling_percentage
         return self.config.enabled and (pct >= 100 or (pct > 0 and random.random() * 100 < pct))
 
-    def record(self, input_body: bytes, input_type: str, output_body: bytes, output_type: str,
-               inference_id: str | None = None, custom_attributes: str | None = None) -> None:
-        item = _Pending(time.time(), input_body, input_type, output_body, output_type,
-                        inference_id, custom_attributes)
+    def record(
+        self,
+        input_body: bytes,
+        input_type: str,
+        output_body: bytes,
+        output_type: str,
+        inference_id: str | None = None,
+        custom_attributes: str | None = None,
+    ) -> None:
+        item = _Pending(
+            time.time(),
+            input_body,
+            input_type,
+            output_body,
+            output_type,
+            inference_id,
+            custom_attributes,
+        )
         with self._lock:
             self._pending.append(item)
 
     # --- background ---
-    def start(self) -> "DataCapture":
+    def start(self) -> DataCapture:
         if self._s3 is None:
             self._s3 = _s3_client(self.config)
         self._thread = threading.Thread(target=self._run, name="data-capture", daemon=True)
@@ -191,7 +210,9 @@ class DataCapture:
                 return 0
             by_hour: dict[str, list[_Pending]] = {}
             for item in batch:
-                by_hour.setdefault(time.strftime("%Y/%m/%d/%H", time.gmtime(item.time)), []).append(item)
+                by_hour.setdefault(time.strftime("%Y/%m/%d/%H", time.gmtime(item.time)), []).append(
+                    item
+                )
             written, failed = 0, []
             for hour, items in by_hour.items():
                 if self._upload(hour, items):
@@ -204,25 +225,37 @@ class DataCapture:
             return written
 
     def _key(self, hour: str, first: _Pending) -> str:
-        when = datetime.fromtimestamp(first.time, timezone.utc)
+        when = datetime.fromtimestamp(first.time, UTC)
         name = f"{when:%M-%S}-{when.microsecond // 1000:03d}-{uuid.uuid4()}.jsonl"
         parts = [self.prefix, self.config.endpoint_name, self.config.variant_name, hour, name]
         return "/".join(p for p in parts if p)
 
     def _upload(self, hour: str, items: list[_Pending]) -> bool:
-        lines = [json.dumps(capture_record(i, self.config.capture_input, self.config.capture_output),
-                            separators=(",", ":")) for i in items]
+        lines = [
+            json.dumps(
+                capture_record(i, self.config.capture_input, self.config.capture_output),
+                separators=(",", ":"),
+            )
+            for i in items
+        ]
         key = self._key(hour, items[0])
         try:
-            self._s3.put_object(Bucket=self.bucket, Key=key, Body=("\n".join(lines) + "\n").encode(),
-                                ContentType="application/jsonl")
-        except Exception as exc:  # botocore ClientError, connection errors, ...
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=("\n".join(lines) + "\n").encode(),
+                ContentType="application/jsonl",
+            )
+        except Exception as exc:  # noqa: BLE001 (botocore ClientError, connection errors, ...: all kept for retry)
             self.upload_failures += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.error(
                 "Data Capture: cannot write %d record(s) to s3://%s/%s (%s); kept for the next flush. "
                 "Check that the bucket exists and CAPTURE_S3_ENDPOINT_URL / credentials reach it.",
-                len(items), self.bucket, key, self.last_error,
+                len(items),
+                self.bucket,
+                key,
+                self.last_error,
             )
             return False
         log.debug("Data Capture: wrote %d record(s) to s3://%s/%s", len(items), self.bucket, key)
@@ -235,8 +268,10 @@ class DataCapture:
             if excess > 0:
                 del self._pending[:excess]
                 self.records_dropped += excess
-                log.error("Data Capture: dropped the %d oldest record(s): S3 unreachable for too long",
-                          excess)
+                log.error(
+                    "Data Capture: dropped the %d oldest record(s): S3 unreachable for too long",
+                    excess,
+                )
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the timer thread and flush what is left (once more if the first attempt failed)."""
@@ -248,5 +283,8 @@ class DataCapture:
         if self.pending:
             self.flush()
         if self.pending:
-            log.error("Data Capture: %d record(s) could not be written before shutdown (%s)",
-                      self.pending, self.last_error)
+            log.error(
+                "Data Capture: %d record(s) could not be written before shutdown (%s)",
+                self.pending,
+                self.last_error,
+            )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,12 @@ from PIL import Image, UnidentifiedImageError
 
 from harness.errors import HarnessError
 from harness.model_server.artifact import MODEL_FILE, ModelMetadata, read_metadata
-from harness.model_server.errors import BadImage, ImageTooLarge, UnsupportedAccept, UnsupportedContentType
+from harness.model_server.errors import (
+    BadImage,
+    ImageTooLarge,
+    UnsupportedAccept,
+    UnsupportedContentType,
+)
 
 # What the built-in image-classification algorithm accepts (CONTRACTS.md section 2).
 IMAGE_CONTENT_TYPES = ("image/png", "image/jpeg", "application/x-image")
@@ -24,6 +30,9 @@ RESPONSE_CONTENT_TYPE = "application/json"
 # Decoded size limit (decompression-bomb guard): checked from the header, before any pixel is decoded.
 MAX_IMAGE_PIXELS = 36_000_000  # 6000 x 6000
 _DECODABLE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
+# Our limit is stricter than Pillow's warning threshold (89 M pixels) and is checked right after
+# Image.open, so Pillow's warning would only repeat what the 413 answer already says.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 @dataclass
@@ -131,6 +140,8 @@ def output_fn(prediction: list[float], accept: str | None) -> tuple[bytes, str]:
     return json.dumps(prediction).encode(), RESPONSE_CONTENT_TYPE
 
 
-def transform(body: bytes, content_type: str | None, accept: str | None, model: Model) -> tuple[bytes, str]:
+def transform(
+    body: bytes, content_type: str | None, accept: str | None, model: Model
+) -> tuple[bytes, str]:
     """The four steps chained once."""
     return output_fn(predict_fn(input_fn(body, content_type, model), model), accept)

@@ -12,6 +12,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from harness.config import Settings
 from harness.errors import HarnessError
@@ -65,15 +66,16 @@ class ModelServerHandle:
         for path in self._cleanup:
             shutil.rmtree(path, ignore_errors=True)
 
-    def __enter__(self) -> "ModelServerHandle":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
 
-def resolve_model_dir(settings: Settings, model_dir: Path | None = None,
-                      model_artifact: Path | None = None) -> tuple[Path, list[Path]]:
+def resolve_model_dir(
+    settings: Settings, model_dir: Path | None = None, model_artifact: Path | None = None
+) -> tuple[Path, list[Path]]:
     """Where the unpacked model is, and temporary folders to remove on stop.
 
     Explicit arguments first; else SAGEMAKER_MODEL_DIR when it holds a model (the container);
@@ -103,9 +105,14 @@ def build_capture(settings: Settings, s3_client=None) -> DataCapture | None:
     return DataCapture(config, s3_client).start()
 
 
-def start_model_server(settings: Settings, model_dir: Path | None = None, *,
-                       model_artifact: Path | None = None, s3_client=None,
-                       capture: bool | None = None) -> ModelServerHandle:
+def start_model_server(
+    settings: Settings,
+    model_dir: Path | None = None,
+    *,
+    model_artifact: Path | None = None,
+    s3_client=None,
+    capture: bool | None = None,
+) -> ModelServerHandle:
     """Listen on settings.model_server_host:model_server_port (port 0: a free one), load the model,
     and return once /ping answers 200. `capture` overrides settings.capture_enabled;
     `s3_client` replaces the Data Capture S3 client (tests)."""
@@ -120,8 +127,9 @@ def start_model_server(settings: Settings, model_dir: Path | None = None, *,
             f"Cannot listen on {settings.model_server_host}:{settings.model_server_port}: {exc}",
             "another server may hold the port: stop it, or set MODEL_SERVER_PORT (or --port)",
         ) from exc
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                              name="model-server", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="model-server", daemon=True
+    )
     thread.start()  # /ping answers 503 while the model loads, as SageMaker expects
     handle = ModelServerHandle(server, app, thread, resolved, cleanup)
     try:
@@ -133,15 +141,23 @@ def start_model_server(settings: Settings, model_dir: Path | None = None, *,
     return handle
 
 
-def serve_until_signal(settings: Settings, model_dir: Path | None = None,
-                       model_artifact: Path | None = None, capture: bool | None = None) -> None:
+def serve_until_signal(
+    settings: Settings,
+    model_dir: Path | None = None,
+    model_artifact: Path | None = None,
+    capture: bool | None = None,
+) -> None:
     """Foreground server for `serve`: prints one ready line, stops cleanly on SIGTERM or SIGINT."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stop.set())
     handle = start_model_server(settings, model_dir, model_artifact=model_artifact, capture=capture)
-    capture_note = (f"Data Capture {handle.capture.config.sampling_percentage}% -> "
-                    f"{handle.capture.config.destination}" if handle.capture else "Data Capture off")
+    capture_note = (
+        f"Data Capture {handle.capture.config.sampling_percentage}% -> "
+        f"{handle.capture.config.destination}"
+        if handle.capture
+        else "Data Capture off"
+    )
     print(
         f"model server ready on {handle.url} (endpoint {settings.endpoint_name}, variant "
         f"{settings.variant_name}, model {handle.model_dir}, {capture_note})",

@@ -58,8 +58,15 @@ def tiny_metadata(kind: str = "probabilities") -> dict:
     return {
         "format_version": 1,
         "labels": ["bicycle", "motorcycle"],
-        "input": {"name": "input", "height": SIZE, "width": SIZE, "channels": 3,
-                  "layout": "NCHW", "color_mode": "RGB", "dtype": "float32"},
+        "input": {
+            "name": "input",
+            "height": SIZE,
+            "width": SIZE,
+            "channels": 3,
+            "layout": "NCHW",
+            "color_mode": "RGB",
+            "dtype": "float32",
+        },
         "normalization": NORMALIZATION,
         "output": {"name": "probabilities" if kind == "probabilities" else "logits", "kind": kind},
     }
@@ -72,8 +79,14 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def build_tiny_artifact(dest_dir: Path, *, kind: str = "probabilities", gain: float = GAIN,
-                        metadata: dict | None = None, name: str = "model.tar.gz") -> Path:
+def build_tiny_artifact(
+    dest_dir: Path,
+    *,
+    kind: str = "probabilities",
+    gain: float = GAIN,
+    metadata: dict | None = None,
+    name: str = "model.tar.gz",
+) -> Path:
     """Write `dest_dir/name` (a valid model.tar.gz) and return its path.
 
     `kind` is "probabilities" (softmax in the graph) or "logits" (the server applies it);
