@@ -1,0 +1,73 @@
+"""The local target: the emulated AWS on 127.0.0.1:4566 and the model server as the endpoint.
+
+What differs from AWS is data only: clients point at the emulator, functions reach the
+model server through AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME and carry their code paths (the
+emulator hot-reloads from there), SageMaker holds records for describe calls.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+from harness.config import Settings
+from harness.deploy.base import Identity, Run
+from harness.deploy.workflow import code_paths
+from harness.errors import HarnessError
+
+LOCAL_IMAGE = "scones-model-server:local"  # a record only: the stack runs the model server itself
+CODE_PATHS_TAG = "harness:code-paths"
+_LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+class LocalTarget:
+    name = "local"
+    real_endpoint = False
+
+    def __init__(self, settings: Settings, endpoint_url: str | None = "default"):
+        self.settings = settings
+        # endpoint_url=None: boto3's default endpoints (tests run this target under moto's mock)
+        self.endpoint_url = settings.aws_endpoint_url if endpoint_url == "default" else endpoint_url
+        self._session = boto3.session.Session(region_name=settings.region, **_LOCAL_CREDENTIALS)
+        self._config = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 2},
+                              max_pool_connections=16)
+
+    def client(self, service: str) -> Any:
+        return self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
+
+    @cached_property
+    def _identity(self) -> Identity:
+        try:
+            ident = self.client("sts").get_caller_identity()
+        except (EndpointConnectionError, ConnectionError) as exc:
+            raise HarnessError(
+                f"The local stack does not answer at {self.endpoint_url}.",
+                "start it with `make local-up` (or check HARNESS_AWS_PORT)",
+            ) from exc
+        except (BotoCoreError, ClientError) as exc:
+            raise HarnessError(f"The local stack at {self.endpoint_url} failed: {exc}") from exc
+        return Identity(account=ident["Account"], region=self.settings.region, arn=ident["Arn"])
+
+    def identity(self) -> Identity:
+        return self._identity
+
+    def function_environment(self) -> dict[str, str]:
+        s = self.settings
+        return {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": s.lambda_model_server_url or s.model_server_url}
+
+    def function_tags(self, folder: str) -> dict[str, str]:
+        return {CODE_PATHS_TAG: os.pathsep.join(str(p) for p in code_paths(folder, self.settings.lambdas_dir))}
+
+    def model_image(self, run: Run) -> str:
+        return LOCAL_IMAGE
+
+    def destroy_extra(self, run: Run) -> None:
+        pass
+
+    def wait_for_endpoint(self, run: Run, endpoint_name: str) -> None:
+        pass  # a record is InService at once; the stack checks the model server's /ping
