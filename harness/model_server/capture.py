@@ -61,6 +61,11 @@ class CaptureConfig:
                 f"CAPTURE_SAMPLING_PERCENTAGE={settings.capture_sampling_percentage} is out of range.",
                 "use an integer from 0 to 100, as InitialSamplingPercentage",
             )
+        if not settings.capture_destination.startswith("s3://"):
+            raise HarnessError(
+                f"Data Capture destination {settings.capture_destination!r} is not an s3:// URI.",
+                "set CAPTURE_DESTINATION_S3_URI=s3://<bucket>/<prefix>",
+            )
         return cls(
             enabled=settings.capture_enabled,
             destination=settings.capture_destination.rstrip("/"),
@@ -77,11 +82,6 @@ class CaptureConfig:
 
     @property
     def bucket_and_prefix(self) -> tuple[str, str]:
-        if not self.destination.startswith("s3://"):
-            raise HarnessError(
-                f"Data Capture destination {self.destination!r} is not an s3:// URI.",
-                "set CAPTURE_DESTINATION_S3_URI=s3://<bucket>/<prefix>",
-            )
         bucket, _, prefix = self.destination[len("s3://") :].partition("/")
         return bucket, prefix.strip("/")
 
