@@ -58,9 +58,11 @@ def invoke_endpoint(
         probabilities = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         probabilities = None
-    if not isinstance(probabilities, list) or not all(
-        isinstance(p, (int, float)) and not isinstance(p, bool) for p in probabilities
-    ) or not probabilities:
+    if (
+        not isinstance(probabilities, list)
+        or not all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in probabilities)
+        or not probabilities
+    ):
         raise EndpointInvocationError(
             endpoint_name, where, f"expected a JSON array of probabilities, got {body[:120]!r}"
         )

@@ -170,8 +170,7 @@ def _unwrap(data: dict[str, Any]) -> dict[str, Any]:
 
 def _probabilities(values: Any, name: str) -> list[float]:
     if not isinstance(values, list) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-        for v in values
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
     ):
         raise InvalidEvent(f"{name} must be a list of numbers, got {str(values)[:80]}")
     return [float(v) for v in values]

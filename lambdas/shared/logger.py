@@ -29,7 +29,10 @@ _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", 
 _function_name: contextvars.ContextVar[str] = contextvars.ContextVar("function_name", default="")
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
-_RECORD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "taskName"}
+_RECORD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "taskName",
+}
 
 _ROOT_NAME = "scones"
 

@@ -59,11 +59,24 @@ def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
 
 
+@pytest.fixture
+def make_context() -> type[FakeLambdaContext]:
+    """FakeLambdaContext itself, for tests that need one per function name."""
+    return FakeLambdaContext
+
+
 @pytest.fixture(autouse=True)
 def lambda_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """What Lambda gives every function: a region and credentials; no endpoint overrides."""
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
-                 "AWS_PROFILE", "ENDPOINT_NAME", "THRESHOLD", "LOG_LEVEL"):
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
+        "AWS_PROFILE",
+        "ENDPOINT_NAME",
+        "THRESHOLD",
+        "LOG_LEVEL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)

@@ -27,8 +27,9 @@ def expected_request(event, endpoint="scones-image-classifier", content_type="im
 @pytest.mark.parametrize(
     "name", ["classify_input", "classify_input_envelope", "classify_input_string_body"]
 )
-def test_sets_inferences_from_the_endpoint(classify_module, runtime_stub, answer, load_event,
-                                           lambda_context, monkeypatch, name):
+def test_sets_inferences_from_the_endpoint(
+    classify_module, runtime_stub, answer, load_event, lambda_context, monkeypatch, name
+):
     # GIVEN the serialize step's output (as a body, or a whole envelope) and an endpoint answer
     event = load_event(name)
     body_in = load_event("classify_input")
@@ -43,12 +44,14 @@ def test_sets_inferences_from_the_endpoint(classify_module, runtime_stub, answer
     assert json.loads(json.dumps(response)) == response
 
 
-def test_endpoint_name_comes_from_the_environment(classify_module, runtime_stub, answer,
-                                                  load_event, lambda_context, monkeypatch):
+def test_endpoint_name_comes_from_the_environment(
+    classify_module, runtime_stub, answer, load_event, lambda_context, monkeypatch
+):
     event = load_event("classify_input")
     client, stubber = runtime_stub
-    stubber.add_response("invoke_endpoint", answer([0.2, 0.8]),
-                         expected_request(event, endpoint="my-endpoint"))
+    stubber.add_response(
+        "invoke_endpoint", answer([0.2, 0.8]), expected_request(event, endpoint="my-endpoint")
+    )
     monkeypatch.setattr(classify_module, "runtime", client)
     monkeypatch.setenv("ENDPOINT_NAME", "my-endpoint")
     assert classify_module.handler(event, lambda_context)["body"]["inferences"] == [0.2, 0.8]
@@ -56,15 +59,21 @@ def test_endpoint_name_comes_from_the_environment(classify_module, runtime_stub,
 
 @pytest.mark.parametrize(
     ("key", "content_type"),
-    [("test/a.png", "image/png"), ("test/a.jpg", "image/jpeg"), ("test/a.JPEG", "image/jpeg"),
-     ("test/no-extension", "image/png"), ("test/a.txt", "image/png")],
+    [
+        ("test/a.png", "image/png"),
+        ("test/a.jpg", "image/jpeg"),
+        ("test/a.JPEG", "image/jpeg"),
+        ("test/no-extension", "image/png"),
+        ("test/a.txt", "image/png"),
+    ],
 )
 def test_content_type_follows_the_key(classify_module, key, content_type):
     assert classify_module.content_type_for(key) == content_type
 
 
-def test_model_error_propagates_with_endpoint_and_image(classify_module, runtime_stub,
-                                                        load_event, lambda_context, monkeypatch):
+def test_model_error_propagates_with_endpoint_and_image(
+    classify_module, runtime_stub, load_event, lambda_context, monkeypatch
+):
     # GIVEN an endpoint whose container answers 415 (SageMaker turns it into ModelError 424)
     event = load_event("classify_input")
     client, stubber = runtime_stub
@@ -86,8 +95,9 @@ def test_model_error_propagates_with_endpoint_and_image(classify_module, runtime
     assert caught.value.code == "ModelError"
 
 
-def test_non_json_answer_is_an_error(classify_module, runtime_stub, load_event, lambda_context,
-                                     monkeypatch):
+def test_non_json_answer_is_an_error(
+    classify_module, runtime_stub, load_event, lambda_context, monkeypatch
+):
     event = load_event("classify_input")
     client, stubber = runtime_stub
     stubber.add_response(
@@ -100,8 +110,9 @@ def test_non_json_answer_is_an_error(classify_module, runtime_stub, load_event, 
         classify_module.handler(event, lambda_context)
 
 
-def test_without_image_data_the_endpoint_is_not_called(classify_module, runtime_stub, load_event,
-                                                       lambda_context, monkeypatch):
+def test_without_image_data_the_endpoint_is_not_called(
+    classify_module, runtime_stub, load_event, lambda_context, monkeypatch
+):
     # GIVEN an event that skipped the serialize step (the stub has no answer queued)
     client, _ = runtime_stub
     monkeypatch.setattr(classify_module, "runtime", client)

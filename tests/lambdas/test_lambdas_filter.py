@@ -57,8 +57,9 @@ def test_message_never_rounds_up_to_the_threshold(filter_module, load_event, lam
         filter_module.handler(event, lambda_context)
 
 
-def test_threshold_comes_from_the_environment(filter_module, load_event, lambda_context,
-                                              monkeypatch):
+def test_threshold_comes_from_the_environment(
+    filter_module, load_event, lambda_context, monkeypatch
+):
     monkeypatch.setenv("THRESHOLD", "0.8")
     event = load_event("filter_input_low_confidence")
     assert filter_module.handler(event, lambda_context)["body"] == event
@@ -79,8 +80,9 @@ def test_unclassified_event_is_refused(filter_module, load_event, lambda_context
         filter_module.handler(load_event("classify_input"), lambda_context)
 
 
-def test_rejection_is_logged_as_json_with_the_request_id(filter_module, load_event,
-                                                         lambda_context, capsys):
+def test_rejection_is_logged_as_json_with_the_request_id(
+    filter_module, load_event, lambda_context, capsys
+):
     with pytest.raises(THRESHOLD_CONFIDENCE_NOT_MET):
         filter_module.handler(load_event("filter_input_low_confidence"), lambda_context)
     (line,) = [json.loads(raw) for raw in capsys.readouterr().out.splitlines()]

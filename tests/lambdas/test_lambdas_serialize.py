@@ -12,8 +12,9 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 
 
 @pytest.mark.parametrize("name", ["execution_input", "execution_input_starter"])
-def test_serializes_the_object_as_base64_text(s3, serialize_module, load_event, lambda_context,
-                                              monkeypatch, name):
+def test_serializes_the_object_as_base64_text(
+    s3, serialize_module, load_event, lambda_context, monkeypatch, name
+):
     # GIVEN the image in S3 and an execution input (plain, or the starter's with empty fields)
     event = load_event(name)
     s3.put_object(Bucket=event["s3_bucket"], Key=event["s3_key"], Body=PNG)
@@ -29,8 +30,9 @@ def test_serializes_the_object_as_base64_text(s3, serialize_module, load_event, 
     assert json.loads(json.dumps(response)) == response  # objects only, JSON-safe
 
 
-def test_missing_key_names_bucket_and_key(s3, serialize_module, load_event, lambda_context,
-                                          monkeypatch):
+def test_missing_key_names_bucket_and_key(
+    s3, serialize_module, load_event, lambda_context, monkeypatch
+):
     # GIVEN an execution input naming an object that does not exist
     monkeypatch.setattr(serialize_module, "s3", s3)
     event = load_event("execution_input_missing_key")
@@ -46,8 +48,7 @@ def test_missing_key_names_bucket_and_key(s3, serialize_module, load_event, lamb
 def test_missing_bucket_is_reported_too(s3, serialize_module, lambda_context, monkeypatch):
     monkeypatch.setattr(serialize_module, "s3", s3)
     with pytest.raises(ImageNotFound, match="s3://no-such-bucket/a.png .*NoSuchBucket"):
-        serialize_module.handler({"s3_bucket": "no-such-bucket", "s3_key": "a.png"},
-                                 lambda_context)
+        serialize_module.handler({"s3_bucket": "no-such-bucket", "s3_key": "a.png"}, lambda_context)
 
 
 def test_event_without_key_is_refused_before_s3(serialize_module, lambda_context):
@@ -56,8 +57,9 @@ def test_event_without_key_is_refused_before_s3(serialize_module, lambda_context
         serialize_module.handler({"s3_bucket": "scones-unlimited-local"}, lambda_context)
 
 
-def test_logs_one_json_line_with_the_request_id(s3, serialize_module, load_event, lambda_context,
-                                                monkeypatch, capsys):
+def test_logs_one_json_line_with_the_request_id(
+    s3, serialize_module, load_event, lambda_context, monkeypatch, capsys
+):
     event = load_event("execution_input")
     s3.put_object(Bucket=event["s3_bucket"], Key=event["s3_key"], Body=PNG)
     monkeypatch.setattr(serialize_module, "s3", s3)

@@ -1,0 +1,225 @@
+"""statemachine/workflow.asl.json: its structure, and real executions in moto's interpreter.
+
+The executions run the three real handlers in process (moto's own Lambda would need Docker);
+errors are marshalled by awslambdaric, as on AWS and in the local workers.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import time
+import zipfile
+from typing import Any
+
+import boto3
+import pytest
+from awslambdaric.bootstrap import build_fault_result
+from awslambdaric.lambda_runtime_marshaller import to_json
+from moto import mock_aws
+from moto.awslambda.models import LambdaFunction
+
+from harness.config import STATE_MACHINE_FILE
+
+PLACEHOLDERS = {
+    "SerializeImageDataFunctionArn": "serialize_image_data",
+    "ClassifyImageFunctionArn": "classify_image",
+    "FilterInferencesFunctionArn": "filter_inferences",
+}
+LAMBDA_RETRY_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+REGION = "us-east-1"
+BUCKET = "scones-unlimited-local"
+PNG = b"\x89PNG\r\n\x1a\n" + b"scones" * 10
+
+
+@pytest.fixture(scope="module")
+def asl_text() -> str:
+    return STATE_MACHINE_FILE.read_text()
+
+
+@pytest.fixture(scope="module")
+def asl(asl_text: str) -> dict[str, Any]:
+    return json.loads(asl_text)
+
+
+# -- structure ------------------------------------------------------------------------------
+def test_placeholders_are_exactly_the_three_function_arns(asl_text):
+    assert set(re.findall(r"\$\{([^}]*)\}", asl_text)) == set(PLACEHOLDERS)
+
+
+def test_every_task_invokes_lambda_with_the_whole_input(asl):
+    for name, state in asl["States"].items():
+        assert state["Type"] == "Task", name
+        assert state["Resource"] == "arn:aws:states:::lambda:invoke", name
+        assert state["Parameters"]["Payload.$"] == "$", name
+        assert re.fullmatch(r"\$\{\w+FunctionArn\}", state["Parameters"]["FunctionName"]), name
+        assert state["OutputPath"] == "$.Payload.body", name
+
+
+def test_every_task_retries_lambda_service_errors_like_the_console(asl):
+    for name, state in asl["States"].items():
+        (retry,) = state["Retry"]
+        assert set(retry["ErrorEquals"]) == LAMBDA_RETRY_ERRORS, name
+        assert retry["IntervalSeconds"] in (1, 2) and 3 <= retry["MaxAttempts"] <= 6, name
+        assert retry["BackoffRate"] == 2, name
+
+
+def test_nothing_catches_the_threshold_error(asl):
+    # A Catch (even States.ALL) would turn the low-confidence failure into a success.
+    for name, state in asl["States"].items():
+        assert "Catch" not in state, name
+        for retry in state.get("Retry", []):
+            assert not {"THRESHOLD_CONFIDENCE_NOT_MET", "States.ALL"} & set(retry["ErrorEquals"])
+
+
+def test_transitions_form_one_chain(asl):
+    states = asl["States"]
+    assert asl["StartAt"] in states
+    for name, state in states.items():
+        assert ("Next" in state) != state.get("End", False), name
+        assert state.get("Next", asl["StartAt"]) in states, name
+    order, current = [], asl["StartAt"]
+    while current:
+        order.append(current)
+        current = states[current].get("Next")
+    assert [states[s]["Parameters"]["FunctionName"] for s in order] == [
+        "${SerializeImageDataFunctionArn}",
+        "${ClassifyImageFunctionArn}",
+        "${FilterInferencesFunctionArn}",
+    ]
+
+
+# -- executions in moto's Step Functions interpreter ------------------------------------------
+class FakeEndpoint:
+    """sagemaker-runtime stand-in: answers per image, records what it received."""
+
+    def __init__(self, answers: dict[bytes, list[float]]):
+        self.answers, self.requests = answers, []
+
+    def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
+        self.requests.append(request)
+        return {"Body": io.BytesIO(json.dumps(self.answers[request["Body"]]).encode())}
+
+
+@pytest.fixture
+def workflow(monkeypatch, s3, serialize_module, classify_module, filter_module, make_context):
+    """A state machine created from the file in moto, its Lambda tasks run by the real handlers."""
+    handlers = {
+        "serialize_image_data": serialize_module.handler,
+        "classify_image": classify_module.handler,
+        "filter_inferences": filter_module.handler,
+    }
+    invoked_with: list[tuple[str, Any]] = []
+
+    def invoke_in_process(function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
+        invoked_with.append((function.function_name, event))
+        context = make_context(function_name=function.function_name)
+        try:
+            return to_json(handlers[function.function_name](event, context)), False, ""
+        except Exception as exc:  # noqa: BLE001 - the runtime reports any error, as AWS does
+            fault = build_fault_result((type(exc), exc, exc.__traceback__), None)
+            return to_json(fault), True, ""
+
+    monkeypatch.setattr(LambdaFunction, "_invoke_lambda", invoke_in_process)
+    monkeypatch.setattr(serialize_module, "s3", s3)
+    endpoint = FakeEndpoint({PNG: [0.97, 0.03], PNG + b"low": [0.19, 0.81]})
+    monkeypatch.setattr(classify_module, "runtime", endpoint)
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        iam = boto3.client("iam", region_name=REGION)
+        role = iam.create_role(RoleName="scones-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        lam = boto3.client("lambda", region_name=REGION)
+        arns = {
+            placeholder: lam.create_function(
+                FunctionName=name,
+                Runtime="python3.11",
+                Role=role,
+                Handler="handler.handler",
+                Code={"ZipFile": _zip()},
+            )["FunctionArn"]
+            for placeholder, name in PLACEHOLDERS.items()
+        }
+        definition = substitute(STATE_MACHINE_FILE.read_text(), arns)
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        machine = sfn.create_state_machine(
+            name="scones-workflow", definition=definition, roleArn=role
+        )["stateMachineArn"]
+        s3.put_object(Bucket=BUCKET, Key="test/bicycle.png", Body=PNG)
+        s3.put_object(Bucket=BUCKET, Key="test/unsure.png", Body=PNG + b"low")
+
+        def run(s3_key: str) -> dict[str, Any]:
+            execution = sfn.start_execution(
+                stateMachineArn=machine,
+                name=f"run-{len(invoked_with)}-{time.monotonic_ns()}",
+                input=json.dumps({"s3_bucket": BUCKET, "s3_key": s3_key}),
+            )["executionArn"]
+            deadline = time.monotonic() + 20
+            while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+                assert time.monotonic() < deadline, "execution still RUNNING after 20 s"
+                time.sleep(0.02)
+            return desc
+
+        yield run, invoked_with, endpoint
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    """DefinitionSubstitutions: every ${Name} replaced, an unknown name is a KeyError.
+    (string.Template cannot be used: ASL's own "$" and "$.Payload" are invalid placeholders.)"""
+    return re.sub(r"\$\{(\w+)\}", lambda match: values[match.group(1)], text)
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    return buffer.getvalue()
+
+
+def test_confident_image_succeeds_with_objects_end_to_end(workflow):
+    run, invoked_with, endpoint = workflow
+    # GIVEN a confidently classified image WHEN the workflow runs
+    desc = run("test/bicycle.png")
+    # THEN it succeeds and its output is the flat event, as objects
+    assert desc["status"] == "SUCCEEDED", desc
+    output = json.loads(desc["output"])
+    assert output == {
+        "image_data": base64.b64encode(PNG).decode(),
+        "s3_bucket": BUCKET,
+        "s3_key": "test/bicycle.png",
+        "inferences": [0.97, 0.03],
+    }
+    # AND each step received the previous step's body as an object (never an envelope/string)
+    names = [name for name, _ in invoked_with]
+    assert names == ["serialize_image_data", "classify_image", "filter_inferences"]
+    for _, event in invoked_with:
+        assert isinstance(event, dict) and "body" not in event and "statusCode" not in event
+    assert invoked_with[1][1]["inferences"] == [] and invoked_with[2][1] == output
+    assert endpoint.requests[0]["ContentType"] == "image/png"
+
+
+def test_low_confidence_fails_with_the_contract_error(workflow):
+    run, _, _ = workflow
+    desc = run("test/unsure.png")
+    assert desc["status"] == "FAILED", desc
+    assert desc["error"] == "THRESHOLD_CONFIDENCE_NOT_MET"
+    cause = json.loads(desc["cause"])
+    assert cause["errorType"] == "THRESHOLD_CONFIDENCE_NOT_MET"
+    assert cause["errorMessage"] == "top confidence 0.81 (motorcycle) is below the threshold 0.93"
+
+
+def test_missing_key_fails_with_a_clear_s3_error(workflow):
+    run, invoked_with, _ = workflow
+    desc = run("test/no_such_image.png")
+    assert desc["status"] == "FAILED", desc
+    assert desc["error"] == "ImageNotFound"
+    assert json.loads(desc["cause"])["errorMessage"].startswith(
+        f"s3://{BUCKET}/test/no_such_image.png could not be read: NoSuchKey"
+    )
+    assert [name for name, _ in invoked_with] == ["serialize_image_data"]  # no retry, no next
