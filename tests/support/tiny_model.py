@@ -9,6 +9,7 @@ so a red image is a "motorcycle", a blue one a "bicycle" and a grey one a coin t
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import tarfile
@@ -67,7 +68,7 @@ def tiny_metadata(kind: str = "probabilities") -> dict:
             "color_mode": "RGB",
             "dtype": "float32",
         },
-        "normalization": NORMALIZATION,
+        "normalization": copy.deepcopy(NORMALIZATION),
         "output": {"name": "probabilities" if kind == "probabilities" else "logits", "kind": kind},
     }
 
