@@ -51,6 +51,7 @@ ENV = {
     "CAPTURE_FLUSH_SECONDS": ("capture_flush_seconds", float),
     "CAPTURE_S3_ENDPOINT_URL": ("capture_s3_endpoint_url", str),
     "LAMBDA_WORKERS_PER_FUNCTION": ("lambda_workers_per_function", int),
+    "LAMBDA_MAX_WORKERS_PER_FUNCTION": ("lambda_max_workers_per_function", int),
     # the model server's address as a Lambda sees it (docker: http://model-server:8080)
     "LAMBDA_MODEL_SERVER_URL": ("lambda_model_server_url", str),
     "SCONES_ECR_REPOSITORY": ("ecr_repository", str),
@@ -96,6 +97,7 @@ class Settings:
     capture_s3_endpoint_url: str = ""  # empty: the stack's S3 (local) or AWS's own
 
     lambda_workers_per_function: int = 2
+    lambda_max_workers_per_function: int = 4  # warm pool grows on demand up to this
     lambda_model_server_url: str = ""  # empty: model_server_url
     ecr_repository: str = "scones-model-server"  # AWS target: where the model-server image goes
     # the workflow's sources (not from the environment; tests point them at their own copies)

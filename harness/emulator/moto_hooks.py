@@ -1,0 +1,236 @@
+"""The few places where we plug into moto (pinned 5.2.5), all in one module.
+
+- `LambdaFunction._invoke_lambda(self, event) -> (payload, errored, logs)`: moto runs Lambda
+  code only through Docker there; we route it to our warm awslambdaric workers instead.
+- `LambdaFunction.invoke`: moto flags every function error as "Handled"; AWS answers
+  "Unhandled" for errors the runtime reports, so we rewrite the header.
+- `stepfunctions.execute_state_machine`: moto executes state machines only when set.
+- `asl.utils.boto_client.boto_client_for`: the Step Functions interpreter builds a new boto3
+  client against `http://localhost:$MOTO_PORT` for every Task; we hand it one cached client
+  per (region, service) aimed at our own host and port (client creation costs ~10 ms a Task).
+- `AmazonStateLanguageParser.parse`: every execution re-parses its definition with ANTLR
+  (~12 ms for three Tasks); we keep the parse tree per definition and only rebuild the
+  program from it (~1.5 ms), so executions still get fresh evaluation components.
+- `DomainDispatcherApplication.get_backend_for_host`: lists moto's package folder on disk
+  for every request (under a global lock); `CachedDispatcher` remembers the answer per host.
+
+`check_hooks()` fails loudly with a clear message when a moto upgrade moves any of them;
+tests/emulator/test_emulator_moto_hooks.py calls it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import threading
+from typing import Any, Callable
+
+from harness.errors import HarnessError
+
+MOTO_VERSION = "5.2.5"
+_UPGRADE_HINT = (
+    f"the embedded emulator was written against moto {MOTO_VERSION}; "
+    "pin that version in pyproject.toml or adapt harness/emulator/moto_hooks.py"
+)
+
+# Called as invoke_hook(function, event) -> (payload str, errored bool, logs str)
+InvokeHook = Callable[[Any, Any], "tuple[str, bool, str]"]
+
+_installed: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def check_hooks() -> None:
+    """Raise HarnessError if moto no longer has the hooks this emulator relies on."""
+    from moto.awslambda.models import LambdaFunction
+    from moto.core.config import default_user_config
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    problems = []
+    hook = _installed.get("_invoke_lambda") or getattr(LambdaFunction, "_invoke_lambda", None)
+    if hook is None:
+        problems.append("moto.awslambda.models.LambdaFunction._invoke_lambda is gone")
+    else:
+        params = list(inspect.signature(hook).parameters)
+        if params[:2] != ["self", "event"]:
+            problems.append(f"LambdaFunction._invoke_lambda takes {params}, expected (self, event)")
+    invoke = _installed.get("invoke") or getattr(LambdaFunction, "invoke", None)
+    if invoke is None or list(inspect.signature(invoke).parameters)[:4] != [
+        "self", "body", "request_headers", "response_headers"
+    ]:
+        problems.append("LambdaFunction.invoke(self, body, request_headers, response_headers) changed")
+    if "execute_state_machine" not in default_user_config.get("stepfunctions", {}):
+        problems.append("moto's config has no stepfunctions.execute_state_machine key")
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    if not hasattr(DomainDispatcherApplication, "get_backend_for_host"):
+        problems.append("DomainDispatcherApplication.get_backend_for_host is gone")
+    parse = _installed.get("parse") or asl_parser.AmazonStateLanguageParser.parse
+    if list(inspect.signature(parse).parameters) != ["definition"] or not all(
+        hasattr(asl_parser, name) for name in ("ASLLexer", "ASLParser", "SyntaxErrorListener")
+    ) or not hasattr(Preprocessor, "visit"):
+        problems.append("AmazonStateLanguageParser.parse(definition) or its ANTLR pieces changed")
+    for module in (boto_client, lambda_eval_utils):
+        if not hasattr(module, "boto_client_for"):
+            problems.append(f"{module.__name__}.boto_client_for is gone")
+    if not hasattr(MotoRequestHandler, "disable_nagle_algorithm"):
+        problems.append("moto's MotoRequestHandler is no longer a socketserver StreamRequestHandler")
+    if problems:
+        raise HarnessError("moto changed under the emulator: " + "; ".join(problems), _UPGRADE_HINT)
+
+
+def install(invoke_hook: InvokeHook, endpoint_url: str) -> None:
+    """Enable state machine execution and route Lambda invokes and SFN clients to us."""
+    check_hooks()
+    from moto.awslambda.models import LambdaFunction
+    from moto.core.config import default_user_config
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+    default_user_config.setdefault("lambda", {})["use_docker"] = True  # the real LambdaFunction path
+    # moto's server writes headers and body in two sends: without TCP_NODELAY a keep-alive
+    # client waits for a delayed ACK (~40 ms) on every call.
+    MotoRequestHandler.disable_nagle_algorithm = True
+
+    with _lock:
+        if "_invoke_lambda" not in _installed:
+            _installed["_invoke_lambda"] = LambdaFunction._invoke_lambda
+            _installed["invoke"] = LambdaFunction.invoke
+        original_invoke = _installed["invoke"]
+
+        def _invoke_lambda(self, event=None):
+            return invoke_hook(self, event)
+
+        def invoke(self, body, request_headers, response_headers):
+            result = original_invoke(self, body, request_headers, response_headers)
+            if response_headers.get("x-amz-function-error") == "Handled":
+                response_headers["x-amz-function-error"] = "Unhandled"
+            return result
+
+        LambdaFunction._invoke_lambda = _invoke_lambda
+        LambdaFunction.invoke = invoke
+        _patch_sfn_clients(endpoint_url)
+        _cache_asl_parse_trees()
+
+
+def uninstall() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    with _lock:
+        if "_invoke_lambda" in _installed:
+            LambdaFunction._invoke_lambda = _installed.pop("_invoke_lambda")
+            LambdaFunction.invoke = _installed.pop("invoke")
+        if "parse" in _installed:
+            from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+            AmazonStateLanguageParser.parse = staticmethod(_installed.pop("parse"))
+        original = _installed.pop("boto_client_for", None)
+        if original is not None:
+            _replace_everywhere(_installed.pop("boto_client_for_patched"), original)
+
+
+def _patch_sfn_clients(endpoint_url: str) -> None:
+    import boto3
+    from botocore.config import Config
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    # import the modules that bound the name at import time, so all are patched below
+    from moto.stepfunctions.parser import models  # noqa: F401
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import (  # noqa: F401
+        lambda_eval_utils,
+    )
+
+    original = _installed.get("boto_client_for", boto_client.boto_client_for)
+    cache: dict[tuple[str, str], Any] = {}
+    cache_lock = threading.Lock()
+    config = Config(
+        parameter_validation=False,
+        retries={"max_attempts": 0, "total_max_attempts": 1},
+        connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+        read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+        max_pool_connections=64,
+    )
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None):
+        key = (region, service)
+        client = cache.get(key)
+        if client is None:
+            with cache_lock:
+                client = cache.get(key)
+                if client is None:
+                    client = boto3.session.Session().client(
+                        service,
+                        region_name=region,
+                        endpoint_url=endpoint_url,
+                        aws_access_key_id="ak",
+                        aws_secret_access_key="sk",
+                        config=config,
+                    )
+                    cache[key] = client
+        return client
+
+    previous = _installed.get("boto_client_for_patched", original)
+    _installed["boto_client_for"] = original
+    _installed["boto_client_for_patched"] = boto_client_for
+    _replace_everywhere(previous, boto_client_for)
+
+
+def _replace_everywhere(old: Any, new: Any) -> None:
+    """Rebind `boto_client_for` in every moto SFN module that imported it by name."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions") and getattr(module, "boto_client_for", None) is old:
+            module.boto_client_for = new
+
+
+def _cache_asl_parse_trees(size: int = 64) -> None:
+    from antlr4 import CommonTokenStream, InputStream
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    parser_class = asl_parser.AmazonStateLanguageParser
+    if "parse" in _installed:
+        return
+    _installed["parse"] = parser_class.parse
+
+    @functools.lru_cache(maxsize=size)
+    def parse_tree(definition: str):
+        listener = asl_parser.SyntaxErrorListener()
+        parser = asl_parser.ASLParser(CommonTokenStream(asl_parser.ASLLexer(InputStream(definition))))
+        parser.removeErrorListeners()
+        parser.addErrorListener(listener)
+        tree = parser.state_machine()
+        if listener.errors:
+            raise asl_parser.ASLParserException(errors=listener.errors)  # not cached: it raises
+        return tree
+
+    def parse(definition: str):
+        tree = parse_tree(definition)
+        return Preprocessor().visit(tree), tree
+
+    parser_class.parse = staticmethod(parse)
+
+
+class CachedDispatcher:
+    """Mixin factory: moto's dispatcher, remembering which backend serves which host."""
+
+    @staticmethod
+    def build():
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        class _Dispatcher(DomainDispatcherApplication):
+            def __init__(self, create_app):
+                super().__init__(create_app)
+                self._backend_by_host: dict = {}
+
+            def get_backend_for_host(self, host):  # called under the dispatcher's lock
+                if host not in self._backend_by_host:
+                    self._backend_by_host[host] = super().get_backend_for_host(host)
+                return self._backend_by_host[host]
+
+        return _Dispatcher(create_backend_app)

@@ -1,0 +1,119 @@
+"""EmbeddedAWS: moto's server with Step Functions execution on and Lambda code in warm workers.
+
+    aws = EmbeddedAWS(settings).start()   # port 0 = a free port; aws.url has the real one
+    ...                                   # boto3 clients with endpoint_url=aws.url
+    aws.reset()                           # empty every service, end every worker
+    aws.stop()                            # no worker process left behind
+
+One per process: moto's backends and the hooks are process-wide.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from harness.config import Settings
+from harness.emulator import moto_hooks
+from harness.emulator.workers import WorkerManager
+from harness.errors import HarnessError
+
+HEALTH_PATH = "/moto-api/config"  # cheap, and shows whether state machines really execute
+
+
+class EmbeddedAWS:
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings.from_env()
+        self._server = None
+        self._thread: threading.Thread | None = None
+        self.manager: WorkerManager | None = None
+        self.url = ""
+
+    def start(self) -> "EmbeddedAWS":
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+        from werkzeug.serving import make_server
+
+        moto_hooks.check_hooks()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+        # as ThreadedMotoServer, but binding here so a busy port raises now, not in a thread
+        MotoRequestHandler.disable_nagle_algorithm = True
+        host, port = self.settings.host, self.settings.aws_port
+        app = moto_hooks.CachedDispatcher.build()
+        try:
+            self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise HarnessError(
+                    f"{host}:{port} is already in use, so the embedded AWS cannot start.",
+                    "stop what runs there (`make local-down`, or `harness status` to see it) "
+                    "or pick another port with HARNESS_AWS_PORT",
+                ) from exc
+            raise
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host}:{port}"
+        # moto's own code (SFN tasks not covered by our hook, Lambda env) reads MOTO_PORT
+        os.environ["MOTO_PORT"] = str(port)
+        self.manager = WorkerManager(
+            host=host,
+            endpoint_url=self.url,
+            state_dir=self.settings.state_dir,
+            min_workers=self.settings.lambda_workers_per_function,
+            max_workers=self.settings.lambda_max_workers_per_function,
+        )
+        moto_hooks.install(self.manager.invoke, self.url)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="embedded-aws")
+        self._thread.start()
+        return self
+
+    def reset(self) -> None:
+        """Forget every resource (as moto's /moto-api/reset does) and end every worker."""
+        from moto.moto_api._internal.models import moto_api_backend
+
+        if self.manager is not None:
+            self.manager.close()
+        moto_api_backend.reset()
+        moto_hooks.install(self.manager.invoke, self.url)  # reset restores moto's default config
+
+    def stop(self) -> None:
+        if self.manager is not None:
+            self.manager.close()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = None
+        moto_hooks.uninstall()
+
+    def __enter__(self) -> "EmbeddedAWS":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def is_ready(url: str, timeout: float = 1.0) -> bool:
+    """True when an embedded AWS answers at url with state machine execution on."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + HEALTH_PATH, timeout=timeout) as response:
+            config = json.loads(response.read())
+    except (OSError, ValueError, urllib.error.URLError):
+        return False
+    return bool(config.get("stepfunctions", {}).get("execute_state_machine"))
+
+
+def wait_ready(url: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not is_ready(url):
+        if time.monotonic() > deadline:
+            raise HarnessError(
+                f"the embedded AWS at {url} did not become ready within {timeout:.0f} s",
+                "look at its log (.harness/) or run `python -m harness.emulator` to see it start",
+            )
+        time.sleep(0.05)

@@ -1,0 +1,332 @@
+"""Warm Lambda workers: `python -m awslambdaric <Handler>` processes, like Lambda's sandboxes.
+
+One `FunctionPool` per function version holds a queue of invocations and a few workers that
+take them from it through their own Runtime API. The pool starts `min_workers` on first use
+and grows up to `max_workers` while invocations wait. A function's Timeout is enforced by
+killing the worker's process group; a crash or an init failure is reported as AWS reports
+it, and the next invocation gets a fresh worker. A change of code or configuration (or of
+the source files under hot reload) starts a new generation: old workers finish what they
+hold and go.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.emulator.code import CodeSource, SourceWatcher, code_source
+from harness.emulator.logs import WorkerLogStream
+from harness.emulator.runtime_api import Invocation, RuntimeAPIServer
+
+# Lambda gives init 10 s; a busy 2-core CI box needs more slack before we give up on a worker.
+PICKUP_TIMEOUT = 30.0
+_SIGNALS = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault",
+            signal.SIGABRT: "aborted", signal.SIGTERM: "terminated"}
+_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "LD_LIBRARY_PATH")
+
+
+def _exit_reason(returncode: int) -> str:
+    if returncode < 0:
+        name = _SIGNALS.get(-returncode) or signal.Signals(-returncode).name.lower()
+        return f"Runtime exited with error: signal: {name}"
+    if returncode == 0:
+        return "Runtime exited without providing a reason"
+    return f"Runtime exited with error: exit status {returncode}"
+
+
+class Worker:
+    """One awslambdaric process and the Runtime API it polls."""
+
+    def __init__(self, pool: "FunctionPool", generation: int, env: dict[str, str],
+                 source: CodeSource, handler: str):
+        self.pool = pool
+        self.generation = generation
+        self.current: Invocation | None = None
+        self.ready = False
+        self.retired = False
+        self.dead = False
+        self.init_error: bytes | None = None
+        self.init_ms: float | None = None
+        self._started = time.monotonic()
+        self.logs = WorkerLogStream(pool.function)
+        self.api = RuntimeAPIServer(self, pool.lookup, pool.host)
+        env = dict(env, AWS_LAMBDA_RUNTIME_API=self.api.address,
+                   AWS_LAMBDA_LOG_STREAM_NAME=self.logs.name)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "awslambdaric", handler],
+            cwd=source.cwd, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill() takes children too
+        )
+        threading.Thread(target=self._pump_logs, daemon=True, name="lambda-logs").start()
+        threading.Thread(target=self._wait_exit, daemon=True, name="lambda-exit").start()
+
+    # Runtime API side (called from its request threads)
+    def next_invocation(self) -> Invocation | None:
+        if not self.ready:
+            self.ready = True
+            self.init_ms = (time.monotonic() - self._started) * 1000
+        return self.pool.take(self)
+
+    def init_failed(self, body: bytes) -> None:
+        self.init_error = body
+
+    def complete(self, invocation: Invocation, body: bytes, errored: bool) -> None:
+        self.pool.complete(self, invocation, body, errored)
+
+    # process side
+    def kill(self) -> None:
+        self.retired = True
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _pump_logs(self) -> None:
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self.logs.write(line)
+            invocation = self.current
+            if invocation is not None:
+                invocation.log_tail.append(line)
+                del invocation.log_tail[:-40]
+
+    def _wait_exit(self) -> None:
+        returncode = self.proc.wait()
+        self.dead = True
+        self.api.close()
+        self.pool.worker_exited(self, returncode)
+
+
+class FunctionPool:
+    """The warm workers of one function version and the invocations waiting for them."""
+
+    def __init__(self, function: Any, *, host: str, endpoint_url: str, state_dir: Path,
+                 min_workers: int, max_workers: int):
+        self.function = function
+        self.host = host
+        self._endpoint_url = endpoint_url
+        self._state_dir = state_dir
+        self._min = max(1, min_workers)
+        self._max = max(self._min, max_workers)
+        self._cond = threading.Condition()
+        self._queue: collections.deque[Invocation] = collections.deque()
+        self._workers: list[Worker] = []
+        self._by_request: dict[str, Invocation] = {}
+        self._generation = 0
+        self._config: tuple | None = None
+        self._source: CodeSource | None = None
+        self._watcher: SourceWatcher | None = None
+        self._closed = False
+
+    # the invoke path (moto's request thread)
+    def invoke(self, event: bytes) -> tuple[str, bool, str]:
+        fn = self._refresh()
+        invocation = Invocation(event=event, function_arn=fn.function_arn, timeout=float(fn.timeout))
+        with self._cond:
+            self._by_request[invocation.request_id] = invocation
+            self._queue.append(invocation)
+            self._grow()
+            self._cond.notify()
+        try:
+            self._await(invocation)
+        finally:
+            with self._cond:
+                self._by_request.pop(invocation.request_id, None)
+        return invocation.payload.decode("utf-8", "replace"), invocation.errored, "\n".join(invocation.log_tail)
+
+    def _await(self, invocation: Invocation) -> None:
+        if not invocation.picked.wait(PICKUP_TIMEOUT):
+            with self._cond:
+                if not invocation.picked.is_set():
+                    invocation.cancelled = True
+            if invocation.cancelled:
+                invocation.error("Sandbox.Timedout", f"no worker became ready within {PICKUP_TIMEOUT:.0f} seconds")
+                return
+        if invocation.done.is_set():  # answered, or failed before any worker took it
+            return
+        remaining = invocation.deadline_ms / 1000 - time.time()
+        if not invocation.done.wait(max(0.0, remaining)):
+            message = f"Task timed out after {invocation.timeout:.2f} seconds"
+            if invocation.error("Sandbox.Timedout", message):
+                worker = invocation.worker
+                worker.logs.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} "
+                                  f"{invocation.request_id} {message}")
+                worker.kill()
+                self._report(worker, invocation)
+
+    def _refresh(self) -> Any:
+        """Start a new generation when the code, the configuration or the sources changed."""
+        fn = self.function
+        config = (fn.code_sha_256, fn.handler, fn.run_time, fn.timeout, fn.memory_size,
+                  json.dumps(fn.environment_vars, sort_keys=True), (fn.tags or {}).get("harness:code-paths"))
+        with self._cond:
+            if config != self._config:
+                self._config = config
+                self._source = code_source(fn, self._state_dir)
+                self._watcher = SourceWatcher(self._source.paths) if self._source.hot else None
+                self._new_generation()
+            elif self._watcher is not None and self._watcher.changed():
+                self._new_generation()
+        return fn
+
+    def _new_generation(self) -> None:
+        self._generation += 1
+        for worker in self._workers:
+            worker.retired = True
+            if worker.current is None:
+                worker.kill()
+        self._cond.notify_all()
+
+    def _grow(self) -> None:
+        """Start workers so that every waiting invocation has one coming (called locked)."""
+        live = [w for w in self._workers if not w.retired and not w.dead]
+        coming = sum(1 for w in live if not w.ready or w.current is None)
+        waiting = sum(1 for inv in self._queue if not inv.cancelled)
+        while len(live) < self._max and (len(live) < self._min or coming < waiting):
+            live.append(self._spawn())
+            coming += 1
+
+    def _spawn(self) -> Worker:
+        worker = Worker(self, self._generation, self._environment(), self._source, self.function.handler)
+        self._workers.append(worker)
+        return worker
+
+    def _environment(self) -> dict[str, str]:
+        """Lambda's variables, then the function's own (which win), like SAM's env_vars."""
+        fn, source = self.function, self._source
+        env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
+        env.update({
+            "PYTHONPATH": os.pathsep.join(str(p) for p in source.paths),
+            "PYTHONUNBUFFERED": "1",
+            "LAMBDA_TASK_ROOT": str(source.cwd),
+            "_HANDLER": fn.handler,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
+            "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
+            "AWS_REGION": fn.region,
+            "AWS_DEFAULT_REGION": fn.region,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_SESSION_TOKEN": "test",
+            "AWS_ENDPOINT_URL": self._endpoint_url,
+            "AWS_CONFIG_FILE": os.devnull,  # the developer's ~/.aws must not leak in
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        })
+        if source.hot:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"  # keep the source folders clean
+        env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
+        return env
+
+    # the worker side (Runtime API threads, exit watchers)
+    def lookup(self, request_id: str) -> Invocation | None:
+        return self._by_request.get(request_id)
+
+    def take(self, worker: Worker) -> Invocation | None:
+        with self._cond:
+            while True:
+                if worker.retired or worker.generation != self._generation or self._closed:
+                    worker.kill()
+                    return None
+                while self._queue:
+                    invocation = self._queue.popleft()
+                    if invocation.cancelled:
+                        continue
+                    worker.current, invocation.worker = invocation, worker
+                    invocation.started = time.monotonic()
+                    invocation.deadline_ms = int((time.time() + invocation.timeout) * 1000)
+                    worker.logs.start(invocation.request_id, str(self.function.version))
+                    invocation.picked.set()
+                    return invocation
+                self._cond.wait(1.0)
+
+    def complete(self, worker: Worker, invocation: Invocation, body: bytes, errored: bool) -> None:
+        with self._cond:  # free the worker first, so the next invoke sees it available
+            if worker.current is invocation:
+                worker.current = None
+        if invocation.finish(body, errored):
+            self._report(worker, invocation)
+
+    def _report(self, worker: Worker, invocation: Invocation) -> None:
+        duration = (time.monotonic() - invocation.started) * 1000
+        init_ms, worker.init_ms = worker.init_ms, None  # Init Duration: only on the cold start
+        worker.logs.end(invocation.request_id, duration, int(self.function.memory_size), init_ms)
+
+    def worker_exited(self, worker: Worker, returncode: int) -> None:
+        with self._cond:
+            if worker in self._workers:
+                self._workers.remove(worker)
+            invocation = worker.current
+            if invocation is None and not worker.ready and not worker.retired:
+                # died while initialising: like Lambda, the invoke that waited for it fails
+                invocation = next((i for i in self._queue if not i.cancelled), None)
+                if invocation is not None:
+                    self._queue.remove(invocation)
+            if not self._closed:
+                self._grow()
+        if invocation is not None:
+            if worker.init_error and not worker.ready:
+                invocation.finish(worker.init_error, True)
+            elif invocation.error("Runtime.ExitError", _exit_reason(returncode)):
+                worker.logs.write(f"RequestId: {invocation.request_id} Error: {_exit_reason(returncode)}")
+                if invocation.started is not None:
+                    self._report(worker, invocation)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            workers = list(self._workers)
+            self._cond.notify_all()
+        for worker in workers:
+            worker.kill()
+        deadline = time.monotonic() + 5
+        for worker in workers:
+            try:
+                worker.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+
+
+class WorkerManager:
+    """All pools, by function version; the hook moto's `_invoke_lambda` calls."""
+
+    def __init__(self, *, host: str, endpoint_url: str, state_dir: Path,
+                 min_workers: int, max_workers: int):
+        self._options = dict(host=host, endpoint_url=endpoint_url, state_dir=Path(state_dir),
+                             min_workers=min_workers, max_workers=max_workers)
+        self._pools: dict[tuple, FunctionPool] = {}
+        self._lock = threading.Lock()
+
+    def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
+        key = (function.account_id, function.region, function.function_name, str(function.version))
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None or pool.function is not function:  # recreated under the same name
+                if pool is not None:
+                    pool.close()
+                pool = self._pools[key] = FunctionPool(function, **self._options)
+        # moto hands us the JSON-decoded payload (or the string "{}" for an empty one)
+        body = b"{}" if event is None or event == "{}" else json.dumps(event).encode()
+        return pool.invoke(body)
+
+    def workers(self) -> int:
+        with self._lock:
+            return sum(len(pool._workers) for pool in self._pools.values())
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
