@@ -45,6 +45,8 @@ def do_monitor(
     capture = _read(settings, source, endpoint or settings.endpoint_name, variant, start, end, s3)
     baseline_path = baseline or settings.model_artifact.parent / "metrics.json"
     base = load_baseline(baseline_path)
+    if base is None and baseline is None:  # no loose metrics.json: the one inside the artifact
+        base = load_baseline(settings.model_artifact)
     labels = known_labels(labels_dir or settings.data_dir)
     summary = summarize(
         capture, settings.threshold if threshold is None else threshold, labels, base, baseline_path

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,14 +61,26 @@ class Baseline:
 
 
 def load_baseline(path: Path) -> Baseline | None:
-    """The test-set predictions stored with the model's metrics; None if there is no file."""
+    """The test-set predictions stored with the model's metrics; None if there is none.
+
+    `path` is a metrics.json, or a model.tar.gz holding one (docs/model-artifact.md).
+    """
     path = Path(path)
     if not path.is_file():
         return None
     try:
-        rows = json.loads(path.read_text())["test_predictions"]
+        if path.name.endswith(".tar.gz"):
+            with tarfile.open(path) as tar:
+                try:
+                    member = tar.extractfile("metrics.json")
+                except KeyError:
+                    return None
+                text = member.read().decode() if member else "{}"
+        else:
+            text = path.read_text()
+        rows = json.loads(text)["test_predictions"]
         probabilities = [tuple(float(v) for v in row["probabilities"]) for row in rows]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OSError, tarfile.TarError) as exc:
         raise HarnessError(
             f"{path} has no usable test_predictions ({type(exc).__name__}: {exc})",
             "retrain (`make train`) or pass another file with --baseline",

@@ -37,8 +37,9 @@ class Plot:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def _save(fig: Figure, out: Path, name: str) -> None:
-    fig.tight_layout()
+def _save(fig: Figure, out: Path, name: str, tight: bool = True) -> None:
+    if tight:  # the thumbnail grid sets its own margins: tight_layout over 8 axes is slow
+        fig.tight_layout()
     fig.savefig(out / name, dpi=100, format="png")
 
 
@@ -200,7 +201,7 @@ def lowest_confidence(
     chosen = sorted((r for r in records if r.image), key=lambda r: r.confidence)[:count]
     if not chosen:
         return None
-    fig = Figure(figsize=(2 * len(chosen), 3.0))
+    fig = Figure(figsize=(2 * len(chosen), 2.6))
     shown = []
     for i, r in enumerate(chosen, start=1):
         ax = fig.add_subplot(1, len(chosen), i)
@@ -218,7 +219,8 @@ def lowest_confidence(
         shown.append(
             {"event_id": r.event_id, "confidence": r.confidence, "source": r.source, "line": r.line}
         )
-    _save(fig, out, "lowest_confidence.png")
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.78, wspace=0.1)
+    _save(fig, out, "lowest_confidence.png", tight=False)
     return Plot(
         "lowest_confidence.png", f"The {len(chosen)} least confident inputs", {"thumbnails": shown}
     )
