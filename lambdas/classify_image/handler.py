@@ -15,7 +15,7 @@ import mimetypes
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from shared import env
 from shared.errors import EndpointInvocationError
 from shared.event import WorkflowEvent
@@ -25,7 +25,7 @@ from shared.logger import get_logger, inject_lambda_context
 logger = get_logger("classify_image")
 
 # Built once per sandbox; AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME points it at a local endpoint.
-runtime = boto3.client("sagemaker-runtime")
+runtime = boto3.client("sagemaker-runtime", region_name=env.region())
 
 DEFAULT_CONTENT_TYPE = "image/png"
 
@@ -53,6 +53,8 @@ def invoke_endpoint(
         raise EndpointInvocationError(
             endpoint_name, where, error.get("Message") or str(err), code=error.get("Code", "")
         ) from err
+    except BotoCoreError as err:  # e.g. EndpointConnectionError: nothing listens at the URL
+        raise EndpointInvocationError(endpoint_name, where, str(err), type(err).__name__) from err
     body = response["Body"].read()
     try:
         probabilities = json.loads(body)

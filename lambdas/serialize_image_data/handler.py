@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+from shared import env
 from shared.errors import ImageNotFound
 from shared.event import WorkflowEvent
 from shared.lambda_context import LambdaContext
@@ -19,7 +20,7 @@ from shared.logger import get_logger, inject_lambda_context
 logger = get_logger("serialize_image_data")
 
 # Built once per sandbox (warm invocations reuse it); the endpoint comes from the environment.
-s3 = boto3.client("s3")
+s3 = boto3.client("s3", region_name=env.region())
 
 _NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
 

@@ -18,6 +18,13 @@ DEFAULT_ENDPOINT_NAME = "scones-image-classifier"
 DEFAULT_THRESHOLD = 0.93
 
 
+def region(environ: Mapping[str, str] | None = None) -> str | None:
+    """Lambda sets AWS_REGION (and AWS_DEFAULT_REGION); botocore itself reads only the latter,
+    so clients are given AWS_REGION explicitly. None: botocore's own chain decides."""
+    environ = os.environ if environ is None else environ
+    return environ.get("AWS_REGION") or None
+
+
 def endpoint_name(environ: Mapping[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ
     return environ.get(ENDPOINT_NAME) or DEFAULT_ENDPOINT_NAME
