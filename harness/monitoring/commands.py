@@ -52,7 +52,9 @@ def do_monitor(
         capture, settings.threshold if threshold is None else threshold, labels, base, baseline_path
     )
     if not capture.records:
-        window = f"between {start or 'the beginning'} and {end or 'now'}"
+        first = f"{start:%Y-%m-%d %H:%M:%SZ}" if start else "the beginning"
+        last = f"{end:%Y-%m-%d %H:%M:%SZ}" if end else "now"
+        window = f"between {first} and {last}"
         console.print(
             f"[yellow]No Data Capture records {window} in {capture.description}[/] "
             f"({capture.files} files read, {len(capture.problems)} problems); no report written."
@@ -124,6 +126,13 @@ def _read(
     default=None,
     help="Folder with test.lst for known labels [default: SCONES_DATA_DIR].",
 )
+@click.option(
+    "--link",
+    "links",
+    multiple=True,
+    metavar="TITLE=HREF",
+    help="Add to the report's 'Latest executions' section (repeatable).",
+)
 def monitor(
     target: str,
     source: str,
@@ -135,9 +144,26 @@ def monitor(
     threshold: float | None,
     baseline: Path | None,
     labels_dir: Path | None,
+    links: tuple[str, ...],
 ) -> None:
     """Read Data Capture and write a monitoring report (HTML + PNG) with a terminal summary."""
     settings = Settings.from_env(target=target)
+    executions = []
+    for link in links:
+        title, sep, href = link.partition("=")
+        if not sep or not title or not href:
+            raise click.BadParameter(f"{link!r} is not TITLE=HREF", param_hint="--link")
+        executions.append((title, href))
     do_monitor(
-        settings, source, endpoint, variant, since, until, out, threshold, baseline, labels_dir
+        settings,
+        source,
+        endpoint,
+        variant,
+        since,
+        until,
+        out,
+        threshold,
+        baseline,
+        labels_dir,
+        executions or None,
     )

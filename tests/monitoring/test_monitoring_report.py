@@ -150,10 +150,12 @@ def test_cli_reads_the_capture_destination_on_s3(tmp_path, monkeypatch, test_ima
                       Body=body.encode())
         out = tmp_path / "r"
         result = CliRunner().invoke(cli, ["monitor", "--target", "aws", "--out", str(out),
-                                          "--baseline", str(tmp_path / "none.json")])
+                                          "--baseline", str(tmp_path / "none.json"),
+                                          "--link", "run 1=executions/run-1.html"])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "summary.json").read_text())["records"] == 3
     assert "index.html" in result.output
+    assert "<a href='executions/run-1.html'>run 1</a>" in (out / "index.html").read_text()
 
 
 def test_cli_bad_source_is_a_user_error(tmp_path):
