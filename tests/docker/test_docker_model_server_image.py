@@ -1,0 +1,115 @@
+"""The model-server image keeps SageMaker's container contract (CONTRACTS.md section 2):
+`docker run IMAGE serve`, the model at /opt/ml/model, port 8080, /ping, clean SIGTERM."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+import pytest
+from botocore.config import Config
+from docker_helpers import logs, wait_for_ping
+from PIL import Image
+from support.tiny_model import expected_probabilities
+
+from harness.config import Settings
+
+pytestmark = pytest.mark.docker
+
+RED = (200, 30, 30)
+
+
+def red_png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), RED).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_image_serves_as_sagemaker_runs_it(run_container, container_model_dir):
+    # GIVEN the image run the way SageMaker runs it, the tiny model mounted read-only
+    _, url = run_container("serve", model_dir=container_model_dir)
+    runtime = boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    # WHEN an unmodified boto3 client invokes the endpoint
+    response = runtime.invoke_endpoint(
+        EndpointName=Settings().endpoint_name, ContentType="image/png", Body=red_png()
+    )
+    # THEN it gets the model's answer, computed independently with numpy
+    assert response["ContentType"] == "application/json"
+    probabilities = json.loads(response["Body"].read())
+    assert probabilities == pytest.approx(expected_probabilities(RED), abs=1e-5)
+
+
+def test_default_command_is_serve(run_container, container_model_dir):
+    # `docker run IMAGE` without a command starts the same server
+    _, url = run_container(model_dir=container_model_dir)
+    assert url.startswith("http://127.0.0.1:")
+
+
+def test_sigterm_stops_the_container_cleanly_and_quickly(run_container, container_model_dir):
+    # GIVEN a serving container
+    container, _ = run_container("serve", model_dir=container_model_dir)
+    # WHEN docker stop sends SIGTERM (with SageMaker's 30 s before SIGKILL)
+    started = time.monotonic()
+    container.stop(timeout=30)
+    elapsed = time.monotonic() - started
+    # THEN the server itself exits, cleanly, long before SIGKILL would come
+    container.reload()
+    assert container.attrs["State"]["ExitCode"] == 0, logs(container)
+    assert elapsed < 10, f"docker stop took {elapsed:.1f} s: SIGTERM is not handled"
+
+
+def test_healthcheck_reports_healthy(run_container, container_model_dir):
+    container, _ = run_container("serve", model_dir=container_model_dir)
+    deadline = time.monotonic() + 45  # the image's HEALTHCHECK runs every 10 s
+    status = None
+    while time.monotonic() < deadline:
+        container.reload()
+        status = container.attrs["State"].get("Health", {}).get("Status")
+        if status == "healthy":
+            break
+        time.sleep(0.5)
+    assert status == "healthy", logs(container)
+
+
+def test_missing_model_fails_with_a_clear_message(run_container):
+    # GIVEN nothing mounted at /opt/ml/model (and no artifact in the image)
+    container, _ = run_container("serve", model_dir=None, wait=False)
+    # THEN the container exits with an error naming the model folder, instead of hanging
+    result = container.wait(timeout=60)
+    assert result["StatusCode"] != 0
+    assert "/opt/ml/model" in logs(container)
+
+
+def test_image_config_matches_the_contract(docker_client, model_server_image):
+    config = docker_client.images.get(model_server_image).attrs["Config"]
+    assert "8080/tcp" in config["ExposedPorts"]
+    assert isinstance(config["Entrypoint"], list)  # exec form: the server gets SIGTERM
+    assert config["Cmd"] == ["serve"]
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert env["MODEL_SERVER_HOST"] == "0.0.0.0"
+    assert env["SAGEMAKER_MODEL_DIR"] == "/opt/ml/model"
+    assert env["CAPTURE_ENABLED"] == "false"  # on AWS, SageMaker captures, not the container
+    assert "/ping" in " ".join(config["Healthcheck"]["Test"])
+
+
+def test_server_answers_after_bad_input(run_container, container_model_dir):
+    # a wrong content type gets a client error and the container keeps serving
+    container, url = run_container("serve", model_dir=container_model_dir)
+    request = urllib.request.Request(
+        f"{url}/invocations", data=b"not an image", headers={"Content-Type": "text/plain"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request, timeout=10)
+    assert 400 <= err.value.code < 500
+    wait_for_ping(url, container, deadline_s=5)
