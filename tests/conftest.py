@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
@@ -13,12 +12,6 @@ from harness.config import LAMBDAS_DIR, Settings
 # Lambda handlers import `shared.event` as they do inside their zip; test helpers live in tests/support.
 sys.path.insert(0, str(LAMBDAS_DIR))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
