@@ -11,7 +11,7 @@ from conftest import REGION, write_model
 
 from harness.deploy import deploy, make_target
 from harness.deploy.base import CREATE, MANAGED_BY, UNCHANGED, UPDATE
-from harness.deploy.iam import POLICY_NAME, role_name
+from harness.deploy.iam import POLICY_NAME
 from harness.deploy.workflow import FUNCTIONS
 
 ACCOUNT = "123456789012"
