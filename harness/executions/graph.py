@@ -150,6 +150,8 @@ def draw(
     ys = [y for _, y in centres.values()]
     left, right = min(xs) - box_w / 2 - 0.9, max(xs) + box_w / 2 + 0.9
     top, bottom = min(ys) - 0.7 - (0.35 if title else 0), max(ys) + 1.0
+    widen = max(0.0, 5.4 - (right - left)) / 2  # room for the legend
+    left, right = left - widen, right + widen
     fig = Figure(figsize=(right - left, bottom - top))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(left, right)
