@@ -27,9 +27,9 @@ class WorkerLogStream:
         except Exception:  # a reset raced us: logging must never break an invoke
             self._ok = False
 
-    def write(self, message: str) -> None:
+    def write(self, message: str) -> str:
         if not self._ok:
-            return
+            return message
         with self._lock:  # moto's stream is not thread-safe, and events must stay in order
             try:
                 self._backend.put_log_events(
@@ -37,14 +37,16 @@ class WorkerLogStream:
                 )
             except Exception:
                 self._ok = False
+        return message
 
-    def start(self, request_id: str, version: str) -> None:
-        self.write(f"START RequestId: {request_id} Version: {version}")
+    def start(self, request_id: str, version: str) -> str:
+        return self.write(f"START RequestId: {request_id} Version: {version}")
 
-    def end(self, request_id: str, duration_ms: float, memory_mb: int, init_ms: float | None) -> None:
-        self.write(f"END RequestId: {request_id}")
+    def end(self, request_id: str, duration_ms: float, memory_mb: int, init_ms: float | None) -> list[str]:
         init = f"\tInit Duration: {init_ms:.2f} ms" if init_ms is not None else ""
-        self.write(
-            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-            f"Billed Duration: {max(1, int(duration_ms + 0.999))} ms\tMemory Size: {memory_mb} MB{init}"
-        )
+        return [
+            self.write(f"END RequestId: {request_id}"),
+            self.write(f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+                       f"Billed Duration: {max(1, int(duration_ms + 0.999))} ms\t"
+                       f"Memory Size: {memory_mb} MB{init}"),
+        ]

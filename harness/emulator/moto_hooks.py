@@ -12,7 +12,7 @@
   (~12 ms for three Tasks); we keep the parse tree per definition and only rebuild the
   program from it (~1.5 ms), so executions still get fresh evaluation components.
 - `DomainDispatcherApplication.get_backend_for_host`: lists moto's package folder on disk
-  for every request (under a global lock); `CachedDispatcher` remembers the answer per host.
+  for every request (under a global lock); `dispatcher_app()` remembers the answer per host.
 
 `check_hooks()` fails loudly with a clear message when a moto upgrade moves any of them;
 tests/emulator/test_emulator_moto_hooks.py calls it.
@@ -216,21 +216,18 @@ def _cache_asl_parse_trees(size: int = 64) -> None:
     parser_class.parse = staticmethod(parse)
 
 
-class CachedDispatcher:
-    """Mixin factory: moto's dispatcher, remembering which backend serves which host."""
+def dispatcher_app():
+    """moto's WSGI dispatcher, remembering which backend serves which host."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    @staticmethod
-    def build():
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    class CachedDispatcher(DomainDispatcherApplication):
+        def __init__(self, create_app):
+            super().__init__(create_app)
+            self._backend_by_host: dict = {}
 
-        class _Dispatcher(DomainDispatcherApplication):
-            def __init__(self, create_app):
-                super().__init__(create_app)
-                self._backend_by_host: dict = {}
+        def get_backend_for_host(self, host):  # called under the dispatcher's lock
+            if host not in self._backend_by_host:
+                self._backend_by_host[host] = super().get_backend_for_host(host)
+            return self._backend_by_host[host]
 
-            def get_backend_for_host(self, host):  # called under the dispatcher's lock
-                if host not in self._backend_by_host:
-                    self._backend_by_host[host] = super().get_backend_for_host(host)
-                return self._backend_by_host[host]
-
-        return _Dispatcher(create_backend_app)
+    return CachedDispatcher(create_backend_app)

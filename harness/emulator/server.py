@@ -10,7 +10,7 @@ One per process: moto's backends and the hooks are process-wide.
 
 from __future__ import annotations
 
-import errno
+import socket
 import json
 import logging
 import os
@@ -24,7 +24,8 @@ from harness.emulator import moto_hooks
 from harness.emulator.workers import WorkerManager
 from harness.errors import HarnessError
 
-HEALTH_PATH = "/moto-api/config"  # cheap, and shows whether state machines really execute
+# like LocalStack's /_localstack/health: cheap, and tells our emulator from any other server
+HEALTH_PATH = "/_harness/health"
 
 
 class EmbeddedAWS:
@@ -44,17 +45,17 @@ class EmbeddedAWS:
         # as ThreadedMotoServer, but binding here so a busy port raises now, not in a thread
         MotoRequestHandler.disable_nagle_algorithm = True
         host, port = self.settings.host, self.settings.aws_port
-        app = moto_hooks.CachedDispatcher.build()
+        app = self._with_health(moto_hooks.dispatcher_app())
         try:
+            _check_port_free(host, port)
+            # werkzeug reports a busy port itself, with a print and SystemExit
             self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise HarnessError(
-                    f"{host}:{port} is already in use, so the embedded AWS cannot start.",
-                    "stop what runs there (`make local-down`, or `harness status` to see it) "
-                    "or pick another port with HARNESS_AWS_PORT",
-                ) from exc
-            raise
+        except (OSError, SystemExit) as exc:
+            raise HarnessError(
+                f"{host}:{port} is already in use, so the embedded AWS cannot start.",
+                "stop what runs there (`make local-down`, or `harness status` to see it) "
+                "or pick another port with HARNESS_AWS_PORT",
+            ) from exc
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
         # moto's own code (SFN tasks not covered by our hook, Lambda env) reads MOTO_PORT
@@ -71,6 +72,28 @@ class EmbeddedAWS:
                                         name="embedded-aws")
         self._thread.start()
         return self
+
+    def health(self) -> dict:
+        from moto.core.config import default_user_config
+
+        return {
+            "status": "ready",
+            "service": "embedded-aws",
+            "execute_state_machine": bool(
+                default_user_config.get("stepfunctions", {}).get("execute_state_machine")),
+            "lambda_workers": self.manager.workers() if self.manager else 0,
+        }
+
+    def _with_health(self, app):
+        def health_or_moto(environ, start_response):
+            if environ.get("PATH_INFO") == HEALTH_PATH:
+                body = json.dumps(self.health()).encode()
+                start_response("200 OK", [("Content-Type", "application/json"),
+                                          ("Content-Length", str(len(body)))])
+                return [body]
+            return app(environ, start_response)
+
+        return health_or_moto
 
     def reset(self) -> None:
         """Forget every resource (as moto's /moto-api/reset does) and end every worker."""
@@ -98,14 +121,22 @@ class EmbeddedAWS:
         self.stop()
 
 
+def _check_port_free(host: str, port: int) -> None:
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
+        probe.bind((host, port))
+
+
 def is_ready(url: str, timeout: float = 1.0) -> bool:
     """True when an embedded AWS answers at url with state machine execution on."""
     try:
         with urllib.request.urlopen(url.rstrip("/") + HEALTH_PATH, timeout=timeout) as response:
-            config = json.loads(response.read())
+            health = json.loads(response.read())
     except (OSError, ValueError, urllib.error.URLError):
         return False
-    return bool(config.get("stepfunctions", {}).get("execute_state_machine"))
+    return health.get("status") == "ready" and bool(health.get("execute_state_machine"))
 
 
 def wait_ready(url: str, timeout: float = 10.0) -> None:

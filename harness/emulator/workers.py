@@ -247,7 +247,8 @@ class FunctionPool:
                     worker.current, invocation.worker = invocation, worker
                     invocation.started = time.monotonic()
                     invocation.deadline_ms = int((time.time() + invocation.timeout) * 1000)
-                    worker.logs.start(invocation.request_id, str(self.function.version))
+                    invocation.log_tail.append(
+                        worker.logs.start(invocation.request_id, str(self.function.version)))
                     invocation.picked.set()
                     return invocation
                 self._cond.wait(1.0)
@@ -256,13 +257,15 @@ class FunctionPool:
         with self._cond:  # free the worker first, so the next invoke sees it available
             if worker.current is invocation:
                 worker.current = None
-        if invocation.finish(body, errored):
-            self._report(worker, invocation)
+        if not invocation.done.is_set():
+            self._report(worker, invocation)  # first, so a LogResult tail holds END and REPORT
+        invocation.finish(body, errored)
 
     def _report(self, worker: Worker, invocation: Invocation) -> None:
         duration = (time.monotonic() - invocation.started) * 1000
         init_ms, worker.init_ms = worker.init_ms, None  # Init Duration: only on the cold start
-        worker.logs.end(invocation.request_id, duration, int(self.function.memory_size), init_ms)
+        invocation.log_tail.extend(
+            worker.logs.end(invocation.request_id, duration, int(self.function.memory_size), init_ms))
 
     def worker_exited(self, worker: Worker, returncode: int) -> None:
         with self._cond:

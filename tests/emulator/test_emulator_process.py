@@ -1,0 +1,86 @@
+"""`python -m harness.emulator`: one ready line, a busy port is a clear error, no orphan on SIGTERM."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+
+from harness.config import REPO_ROOT
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has ended; only its parent's reaping is pending
+
+
+def _start(port: int, tmp_path: Path) -> subprocess.Popen:
+    env = dict(os.environ, HARNESS_AWS_PORT=str(port), HARNESS_STATE_DIR=str(tmp_path))
+    return subprocess.Popen([sys.executable, "-m", "harness.emulator"], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_foreground_process_serves_and_leaves_no_worker(tmp_path):
+    port = _free_port()
+    proc = _start(port, tmp_path)
+    try:
+        line = proc.stdout.readline()  # blocks until ready (or the process died)
+        assert line.strip() == f"embedded AWS ready at http://127.0.0.1:{port}", proc.stderr.read()
+        kw = dict(endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                  aws_access_key_id="test", aws_secret_access_key="test")
+        role = boto3.client("iam", **kw).create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("handler.py", "import os\ndef handler(event, context):\n    return os.getpid()\n")
+        lam = boto3.client("lambda", **kw)
+        lam.create_function(FunctionName="pid", Runtime="python3.11", Role=role,
+                            Handler="handler.handler", Code={"ZipFile": code.getvalue()})
+        worker_pid = json.loads(lam.invoke(FunctionName="pid")["Payload"].read())
+        assert _alive(worker_pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    deadline = time.monotonic() + 5
+    while _alive(worker_pid):
+        assert time.monotonic() < deadline, f"worker {worker_pid} outlived the emulator"
+        time.sleep(0.05)
+
+
+def test_port_in_use_is_an_actionable_error(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        proc = _start(busy.getsockname()[1], tmp_path)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "already in use" in stderr and "HARNESS_AWS_PORT" in stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT])
+def test_sigint_stops_cleanly(tmp_path, signum):
+    proc = _start(_free_port(), tmp_path)
+    assert proc.stdout.readline().startswith("embedded AWS ready at")
+    proc.send_signal(signum)
+    assert proc.wait(timeout=15) == 0
