@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -21,22 +20,18 @@ from botocore.exceptions import (
     NoCredentialsError,
 )
 
+from harness import clients
 from harness.config import Settings
 from harness.errors import HarnessError
 from harness.executions.history import StateRow, as_datetime, state_rows
 
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
-_LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
 def stepfunctions_client(settings: Settings) -> Any:
     """A Step Functions client for the target: the local stack (dummy credentials) or AWS."""
-    import boto3
-
-    extra = _LOCAL_CREDENTIALS if settings.target != "aws" else {}
-    config = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 2})
-    return boto3.client("stepfunctions", endpoint_url=settings.aws_endpoint_url,
-                        region_name=settings.region, config=config, **extra)
+    return clients.client(settings, "stepfunctions", connect_timeout=2, read_timeout=30,
+                          retries={"max_attempts": 2})
 
 
 @dataclass

@@ -53,6 +53,7 @@ _EXECUTION_ENDED = _EXECUTION_ENDED_BADLY | {"ExecutionSucceeded"}
 
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]+$")
 _LONG_BASE64 = 512  # base64 strings this long are image bytes, whatever their key
+_MARKER = re.compile(r"^<base64, \d+ chars>$")
 
 
 @dataclass
@@ -130,7 +131,9 @@ def elide_images(value: Any) -> Any:
 
 
 def _elided(text: str) -> str:
-    return f"<{len(text)} chars of base64 elided>" if text else text
+    if not text or _MARKER.match(text):  # empty, or elided already
+        return text
+    return f"<base64, {len(text)} chars>"
 
 
 def summarize(text: str | None, limit: int | None = None) -> str | None:
@@ -141,9 +144,14 @@ def summarize(text: str | None, limit: int | None = None) -> str | None:
         out = json.dumps(elide_images(json.loads(text)), separators=(",", ":"))
     except (TypeError, ValueError):
         out = text
-    if limit is not None and len(out) > limit:
-        out = out[: limit - 1] + "…"
-    return out
+    return shorten(out, limit)
+
+
+def shorten(text: str | None, limit: int | None) -> str | None:
+    """The text cut to `limit` characters, an ellipsis marking the cut."""
+    if text is None or limit is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
 
 
 def state_rows(events: Iterable[dict[str, Any]]) -> list[StateRow]:

@@ -22,7 +22,7 @@ from harness.executions.api import (
     stepfunctions_client,
 )
 from harness.executions.graph import COLOURS, write_graph
-from harness.executions.history import state_outcomes, summarize
+from harness.executions.history import shorten, state_outcomes
 
 _RICH_STATUS = {
     "SUCCEEDED": "green", "FAILED": "red", "TIMED_OUT": "red", "ABORTED": "red",
@@ -62,7 +62,7 @@ def executions_table(items: Iterable[ExecutionSummary], title: str = "") -> Tabl
     return table
 
 
-def states_table(record: ExecutionRecord, width: int = 60) -> Table:
+def states_table(record: ExecutionRecord, width: int = 90) -> Table:
     s = record.summary
     title = f"{s.name} · {s.status} · {duration_text(s.duration_s)} · {s.input_key or ''}"
     table = Table(title=title, header_style="bold", show_lines=True)
@@ -73,8 +73,8 @@ def states_table(record: ExecutionRecord, width: int = 60) -> Table:
         error = f"{row.error}: {cause_text(row.cause) or ''}" if row.error else ""
         table.add_row(
             row.name, row.type, f"[{colour}]{row.status}[/]", row.start.strftime("%H:%M:%S.%f")[:-3],
-            duration_text(row.duration_s), str(row.retries), summarize(row.input, width) or "",
-            summarize(row.output, width) or "", error,
+            duration_text(row.duration_s), str(row.retries), shorten(row.input, width) or "",
+            shorten(row.output, width) or "", error,
         )
     return table
 

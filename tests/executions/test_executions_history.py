@@ -51,11 +51,18 @@ def test_retried_task_then_uncaught_failure_matches_the_events():
     assert rows[2].duration_s is not None and rows[2].output is None
 
 
+def events_by_id(events, event_id):
+    return next(ev for ev in events if ev["id"] == event_id)
+
+
 def test_image_data_is_elided_from_inputs_and_outputs():
-    rows = state_rows(load_fixture("history_retry_then_failure.json")["events"])
+    events = load_fixture("history_retry_then_failure.json")["events"]
+    rows = state_rows(events)
     classify_input = json.loads(rows[1].input)
     assert classify_input["s3_key"] == "test/motorcycle_s_001413.png"
-    assert classify_input["image_data"].startswith("<") and "base64 elided" in classify_input["image_data"]
+    image = json.loads(events_by_id(events, rows[1].event_ids[0])["stateEnteredEventDetails"]["input"])["image_data"]
+    assert classify_input["image_data"] == f"<base64, {len(image)} chars>"
+    assert summarize(rows[1].input) == rows[1].input  # summarizing twice changes nothing
     assert len(rows[1].input) < 300
     assert json.loads(rows[1].output)["inferences"] == [0.41, 0.59]
 
@@ -95,7 +102,7 @@ def test_running_execution_leaves_the_open_state_running():
 
 def test_summaries_elide_long_base64_anywhere_and_cut_to_a_limit():
     blob = "QUJD" * 300
-    assert elide_images({"a": [{"b": blob}]}) == {"a": [{"b": "<1200 chars of base64 elided>"}]}
+    assert elide_images({"a": [{"b": blob}]}) == {"a": [{"b": "<base64, 1200 chars>"}]}
     assert elide_images({"image_data": ""}) == {"image_data": ""}
     text = summarize(json.dumps({"s3_key": "k" * 200}), limit=40)
     assert len(text) == 40 and text.endswith("…")

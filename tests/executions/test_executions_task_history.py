@@ -10,10 +10,11 @@ from unittest import mock
 import boto3
 from executions_support import ROLE, create_machine, run_to_end, svg_content
 from moto.awslambda.models import LambdaFunction
+from rich.console import Console
 
 from harness.executions.api import load_execution
 from harness.executions.graph import COLOURS, svg_id
-from harness.executions.render import write_views
+from harness.executions.render import print_states, write_views
 
 
 def test_task_retries_and_catch_on_a_real_history(sfn, tmp_path):
@@ -54,7 +55,10 @@ def test_task_retries_and_catch_on_a_real_history(sfn, tmp_path):
     assert [(r.name, r.status, r.retries) for r in record.rows] == [
         ("Serialize", "succeeded", 1), ("Filter", "caught", 0), ("Low", "succeeded", 0)]
     assert record.rows[1].error == "ThresholdConfidenceNotMet"
-    assert "base64 elided" in record.rows[0].output
+    assert json.loads(record.rows[0].output)["Payload"]["body"]["image_data"] == "<base64, 1600 chars>"
+    console = Console(record=True, width=300)
+    print_states(record, console)
+    assert "<base64, 1600 chars>" in console.export_text()  # elided once, with the real length
     content = svg_content(write_views(record, tmp_path, png=False).svg)
     assert content[svg_id("state", "Serialize")]["fill"] == COLOURS["succeeded"]
     assert content[svg_id("retries", "Serialize")]["text"] == "retries: 1"
