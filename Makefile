@@ -66,8 +66,8 @@ serve: install ## run the model server alone on 127.0.0.1:8080
 monitor: install ## read Data Capture and write the monitoring report
 	@$(HARNESS) monitor --target $(TARGET)
 
-executions: install ## list recent executions
-	@$(HARNESS) executions --target $(TARGET)
+executions: install ## list recent executions (STATUS=FAILED to filter; then `.venv/bin/harness show NAME`)
+	@$(HARNESS) executions --target $(TARGET) $(if $(STATUS),--status $(STATUS),)
 
 plan-aws: install ## print what deploy-aws would do, change nothing
 	@$(HARNESS) plan --target aws
