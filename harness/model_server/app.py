@@ -102,7 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- plumbing ---
     def log_message(self, format: str, *args) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
+        if log.isEnabledFor(logging.DEBUG):  # called for every answer: skip the formatting
+            log.debug("%s " + format, self.address_string(), *args)
 
     def _send(
         self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
@@ -124,9 +125,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes | None:
         """The body, or None when it is over 6 MB (drained, so that the connection stays usable)."""
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        if self._h.get("transfer-encoding", "").lower() == "chunked":
             raise validation_error("Chunked request bodies are not supported; send Content-Length.")
-        length = int(self.headers.get("Content-Length") or 0)
+        length = int(self._h.get("content-length") or 0)
         if length <= MAX_BODY_BYTES:
             return self.rfile.read(length) if length else b""
         if length > _DRAIN_LIMIT:
@@ -154,6 +155,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
+        # one pass over the parsed headers instead of a scan of the message per lookup
+        self._h = {name.lower(): value for name, value in self.headers.items()}
         if not self.server.enter():
             self.close_connection = True
             self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"shutting down", "text/plain")
@@ -176,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.leave()
 
     def _echo_headers(self) -> dict[str, str]:
-        attrs = self.headers.get("X-Amzn-SageMaker-Custom-Attributes")
+        attrs = self._h.get("x-amzn-sagemaker-custom-attributes")
         return {"X-Amzn-SageMaker-Custom-Attributes": attrs} if attrs else {}
 
     def _container_invocation(self) -> None:
@@ -190,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
                     HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 )
             answer, content_type = app.invoke(
-                body, self.headers.get("Content-Type"), self.headers.get("Accept")
+                body, self._h.get("content-type"), self._h.get("accept")
             )
         except (InvocationError, RuntimeRefusal) as err:
             log.warning("POST /invocations -> %s: %s", err.status, err.message)
@@ -206,9 +209,9 @@ class _Handler(BaseHTTPRequestHandler):
             log.warning("InvokeEndpoint %s -> %s: %s", endpoint_name, err.code, err.message)
             self._send_json_error(err.code, err.status, {"message": err.message})
             return
-        content_type = self.headers.get("Content-Type") or "application/octet-stream"
+        content_type = self._h.get("content-type") or "application/octet-stream"
         try:
-            answer, answer_type = app.invoke(body, content_type, self.headers.get("Accept"))
+            answer, answer_type = app.invoke(body, content_type, self._h.get("accept"))
         except ModelNotLoaded as err:
             self._send_json_error(
                 "ModelNotReadyException", HTTPStatus.TOO_MANY_REQUESTS, {"message": err.message}
@@ -220,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send_json_error("ModelError", HTTPStatus.FAILED_DEPENDENCY, app.model_error(err))
             return
-        custom = self.headers.get("X-Amzn-SageMaker-Custom-Attributes")
+        custom = self._h.get("x-amzn-sagemaker-custom-attributes")
         capture = app.capture
         if capture is not None and capture.sampled():
             # recorded before answering: once the caller has its answer, its record is pending
@@ -229,7 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
                 content_type,
                 answer,
                 answer_type,
-                self.headers.get("X-Amzn-SageMaker-Inference-Id"),
+                self._h.get("x-amzn-sagemaker-inference-id"),
                 custom,
             )
         headers = {
@@ -253,18 +256,18 @@ class _Handler(BaseHTTPRequestHandler):
                 f"Request body is {self._oversize:,} bytes; InvokeEndpoint accepts at most "
                 f"{MAX_BODY_BYTES:,} bytes (6 MB). Send a smaller image."
             )
-        attrs = self.headers.get("X-Amzn-SageMaker-Custom-Attributes")
+        attrs = self._h.get("x-amzn-sagemaker-custom-attributes")
         if attrs is not None and (len(attrs) > MAX_CUSTOM_ATTRIBUTES or not attrs.isascii()):
             raise validation_error(
                 f"CustomAttributes must be at most {MAX_CUSTOM_ATTRIBUTES} visible ASCII characters "
                 f"(got {len(attrs)})."
             )
-        inference_id = self.headers.get("X-Amzn-SageMaker-Inference-Id")
+        inference_id = self._h.get("x-amzn-sagemaker-inference-id")
         if inference_id is not None and not 1 <= len(inference_id) <= MAX_INFERENCE_ID:
             raise validation_error(
                 f"InferenceId must be 1 to {MAX_INFERENCE_ID} characters (got {len(inference_id)})."
             )
-        variant = self.headers.get("X-Amzn-SageMaker-Target-Variant")
+        variant = self._h.get("x-amzn-sagemaker-target-variant")
         if variant is not None and variant != settings.variant_name:
             raise validation_error(
                 f"Target variant {variant} not found for endpoint {endpoint_name}: the only variant "

@@ -15,9 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from ms_helpers import ENDPOINT, EXTERNAL_URL, local_settings, png, runtime_client
 
+from harness.config import REPO_ROOT
 from harness.errors import HarnessError
 from harness.model_server import start_model_server
-from harness.model_server.capture import CaptureConfig
+from harness.model_server.capture import CaptureConfig, CapturedInvocation, capture_line
 
 pytestmark = pytest.mark.skipif(bool(EXTERNAL_URL), reason="starts its own in-process servers")
 
@@ -200,3 +201,32 @@ def test_bad_capture_settings_are_user_errors(changes, hint):
     with pytest.raises(HarnessError) as caught:
         CaptureConfig.from_settings(local_settings(capture_enabled=True, **changes))
     assert hint in str(caught.value)
+
+
+SAMPLES = REPO_ROOT.parent / "shared" / "data" / "datacapture-samples"
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="no real Data Capture samples on this machine")
+def test_records_are_byte_for_byte_what_sagemaker_writes():
+    """Rebuild every real captured record from its own inputs: the text must be identical."""
+    lines = [
+        line
+        for path in sorted(SAMPLES.rglob("*.jsonl"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+    assert lines
+    for line in lines:
+        real = json.loads(line)
+        inp, out = real["captureData"]["endpointInput"], real["captureData"]["endpointOutput"]
+        meta = real["eventMetadata"]
+        item = CapturedInvocation(
+            0.0,
+            base64.b64decode(inp["data"]),
+            inp["observedContentType"],
+            out["data"].encode(),
+            out["observedContentType"],
+            None,
+            None,
+        )
+        assert capture_line(item, meta["eventId"], meta["inferenceTime"]) == line.strip()
