@@ -64,7 +64,7 @@ def executions_table(items: Iterable[ExecutionSummary], title: str = "") -> Tabl
 
 def states_table(record: ExecutionRecord, width: int = 90) -> Table:
     s = record.summary
-    title = f"{s.name} · {s.status} · {duration_text(s.duration_s)} · {s.input_key or ''}"
+    title = " · ".join(part for part in (s.name, s.status, duration_text(s.duration_s), s.input_key) if part)
     table = Table(title=title, header_style="bold", show_lines=True)
     for column in ("state", "type", "status", "started", "duration", "retries", "input", "output", "error"):
         table.add_column(column, overflow="fold")
