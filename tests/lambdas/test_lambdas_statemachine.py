@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import re
+import sys
 import time
 import zipfile
 from typing import Any
@@ -128,6 +129,11 @@ def workflow(monkeypatch, s3, serialize_module, classify_module, filter_module, 
             return to_json(fault), True, ""
 
     monkeypatch.setattr(LambdaFunction, "_invoke_lambda", invoke_in_process)
+    # The interpreter's Task clients must reach this in-process mock, even if an embedded stack
+    # started by another test has rebound them to its own server (harness/emulator/moto_hooks).
+    for module in [m for n, m in list(sys.modules.items()) if n.startswith("moto.stepfunctions")]:
+        if hasattr(module, "boto_client_for"):
+            monkeypatch.setattr(module, "boto_client_for", in_mock_client)
     monkeypatch.setattr(serialize_module, "s3", s3)
     endpoint = FakeEndpoint({PNG: [0.97, 0.03], PNG + b"low": [0.19, 0.81]})
     monkeypatch.setattr(classify_module, "runtime", endpoint)
@@ -167,6 +173,12 @@ def workflow(monkeypatch, s3, serialize_module, classify_module, filter_module, 
             return desc
 
         yield run, invoked_with, endpoint
+
+
+def in_mock_client(region: str, service: str, state_credentials: Any = None) -> Any:
+    return boto3.client(
+        service, region_name=region, aws_access_key_id="ak", aws_secret_access_key="sk"
+    )
 
 
 def substitute(text: str, values: dict[str, str]) -> str:
