@@ -24,7 +24,8 @@ import functools
 import inspect
 import sys
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from harness.errors import HarnessError
 
@@ -59,9 +60,14 @@ def check_hooks() -> None:
             problems.append(f"LambdaFunction._invoke_lambda takes {params}, expected (self, event)")
     invoke = _installed.get("invoke") or getattr(LambdaFunction, "invoke", None)
     if invoke is None or list(inspect.signature(invoke).parameters)[:4] != [
-        "self", "body", "request_headers", "response_headers"
+        "self",
+        "body",
+        "request_headers",
+        "response_headers",
     ]:
-        problems.append("LambdaFunction.invoke(self, body, request_headers, response_headers) changed")
+        problems.append(
+            "LambdaFunction.invoke(self, body, request_headers, response_headers) changed"
+        )
     if "execute_state_machine" not in default_user_config.get("stepfunctions", {}):
         problems.append("moto's config has no stepfunctions.execute_state_machine key")
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
@@ -71,15 +77,21 @@ def check_hooks() -> None:
     if not hasattr(DomainDispatcherApplication, "get_backend_for_host"):
         problems.append("DomainDispatcherApplication.get_backend_for_host is gone")
     parse = _installed.get("parse") or asl_parser.AmazonStateLanguageParser.parse
-    if list(inspect.signature(parse).parameters) != ["definition"] or not all(
-        hasattr(asl_parser, name) for name in ("ASLLexer", "ASLParser", "SyntaxErrorListener")
-    ) or not hasattr(Preprocessor, "visit"):
+    if (
+        list(inspect.signature(parse).parameters) != ["definition"]
+        or not all(
+            hasattr(asl_parser, name) for name in ("ASLLexer", "ASLParser", "SyntaxErrorListener")
+        )
+        or not hasattr(Preprocessor, "visit")
+    ):
         problems.append("AmazonStateLanguageParser.parse(definition) or its ANTLR pieces changed")
     for module in (boto_client, lambda_eval_utils):
         if not hasattr(module, "boto_client_for"):
             problems.append(f"{module.__name__}.boto_client_for is gone")
     if not hasattr(MotoRequestHandler, "disable_nagle_algorithm"):
-        problems.append("moto's MotoRequestHandler is no longer a socketserver StreamRequestHandler")
+        problems.append(
+            "moto's MotoRequestHandler is no longer a socketserver StreamRequestHandler"
+        )
     if problems:
         raise HarnessError("moto changed under the emulator: " + "; ".join(problems), _UPGRADE_HINT)
 
@@ -92,7 +104,9 @@ def install(invoke_hook: InvokeHook, endpoint_url: str) -> None:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
-    default_user_config.setdefault("lambda", {})["use_docker"] = True  # the real LambdaFunction path
+    default_user_config.setdefault("lambda", {})["use_docker"] = (
+        True  # the real LambdaFunction path
+    )
     # moto's server writes headers and body in two sends: without TCP_NODELAY a keep-alive
     # client waits for a delayed ACK (~40 ms) on every call.
     MotoRequestHandler.disable_nagle_algorithm = True
@@ -137,14 +151,14 @@ def uninstall() -> None:
 def _patch_sfn_clients(endpoint_url: str) -> None:
     import boto3
     from botocore.config import Config
-    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
-    from moto.stepfunctions.parser.asl.utils import boto_client
 
     # import the modules that bound the name at import time, so all are patched below
     from moto.stepfunctions.parser import models  # noqa: F401
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import (  # noqa: F401
         lambda_eval_utils,
     )
+    from moto.stepfunctions.parser.asl.utils import boto_client
 
     original = _installed.get("boto_client_for", boto_client.boto_client_for)
     cache: dict[tuple[str, str], Any] = {}
@@ -184,7 +198,10 @@ def _patch_sfn_clients(endpoint_url: str) -> None:
 def _replace_everywhere(old: Any, new: Any) -> None:
     """Rebind `boto_client_for` in every moto SFN module that imported it by name."""
     for name, module in list(sys.modules.items()):
-        if name.startswith("moto.stepfunctions") and getattr(module, "boto_client_for", None) is old:
+        if (
+            name.startswith("moto.stepfunctions")
+            and getattr(module, "boto_client_for", None) is old
+        ):
             module.boto_client_for = new
 
 
@@ -201,7 +218,9 @@ def _cache_asl_parse_trees(size: int = 64) -> None:
     @functools.lru_cache(maxsize=size)
     def parse_tree(definition: str):
         listener = asl_parser.SyntaxErrorListener()
-        parser = asl_parser.ASLParser(CommonTokenStream(asl_parser.ASLLexer(InputStream(definition))))
+        parser = asl_parser.ASLParser(
+            CommonTokenStream(asl_parser.ASLLexer(InputStream(definition)))
+        )
         parser.removeErrorListeners()
         parser.addErrorListener(listener)
         tree = parser.state_machine()

@@ -12,9 +12,10 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 _PREFIX = "/2018-06-01/runtime"
 
@@ -51,7 +52,10 @@ class Invocation:
             return True
 
     def error(self, error_type: str, message: str) -> bool:
-        body = {"errorType": error_type, "errorMessage": f"RequestId: {self.request_id} Error: {message}"}
+        body = {
+            "errorType": error_type,
+            "errorMessage": f"RequestId: {self.request_id} Error: {message}",
+        }
         return self.finish(json.dumps(body).encode(), True)
 
 
@@ -106,7 +110,7 @@ def _handler_class(worker: WorkerSide, lookup: Callable[[str], Invocation | None
             if self.path == f"{_PREFIX}/init/error":
                 worker.init_failed(body)
                 return self._reply(202, b'{"status":"OK"}')
-            parts = self.path[len(_PREFIX):].strip("/").split("/")
+            parts = self.path[len(_PREFIX) :].strip("/").split("/")
             if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
                 invocation = lookup(parts[1])
                 if invocation is None:
@@ -130,8 +134,9 @@ class RuntimeAPIServer:
 
     def __init__(self, worker: WorkerSide, lookup: Callable[[str], Invocation | None], host: str):
         self._server = _QuietServer((host, 0), _handler_class(worker, lookup))
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="lambda-runtime-api")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name="lambda-runtime-api"
+        )
         self._thread.start()
 
     @property

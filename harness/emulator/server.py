@@ -10,14 +10,15 @@ One per process: moto's backends and the hooks are process-wide.
 
 from __future__ import annotations
 
-import socket
 import json
 import logging
 import os
+import socket
 import threading
 import time
 import urllib.error
 import urllib.request
+from typing import Self
 
 from harness.config import Settings
 from harness.emulator import moto_hooks
@@ -36,7 +37,7 @@ class EmbeddedAWS:
         self.manager: WorkerManager | None = None
         self.url = ""
 
-    def start(self) -> "EmbeddedAWS":
+    def start(self) -> EmbeddedAWS:
         from moto.moto_server.werkzeug_app import MotoRequestHandler
         from werkzeug.serving import make_server
 
@@ -49,7 +50,9 @@ class EmbeddedAWS:
         try:
             _check_port_free(host, port)
             # werkzeug reports a busy port itself, with a print and SystemExit
-            self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+            self._server = make_server(
+                host, port, app, threaded=True, request_handler=MotoRequestHandler
+            )
         except (OSError, SystemExit) as exc:
             raise HarnessError(
                 f"{host}:{port} is already in use, so the embedded AWS cannot start.",
@@ -68,8 +71,9 @@ class EmbeddedAWS:
             max_workers=self.settings.lambda_max_workers_per_function,
         )
         moto_hooks.install(self.manager.invoke, self.url)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="embedded-aws")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name="embedded-aws"
+        )
         self._thread.start()
         return self
 
@@ -80,7 +84,8 @@ class EmbeddedAWS:
             "status": "ready",
             "service": "embedded-aws",
             "execute_state_machine": bool(
-                default_user_config.get("stepfunctions", {}).get("execute_state_machine")),
+                default_user_config.get("stepfunctions", {}).get("execute_state_machine")
+            ),
             "lambda_workers": self.manager.workers() if self.manager else 0,
         }
 
@@ -88,8 +93,10 @@ class EmbeddedAWS:
         def health_or_moto(environ, start_response):
             if environ.get("PATH_INFO") == HEALTH_PATH:
                 body = json.dumps(self.health()).encode()
-                start_response("200 OK", [("Content-Type", "application/json"),
-                                          ("Content-Length", str(len(body)))])
+                start_response(
+                    "200 OK",
+                    [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+                )
                 return [body]
             return app(environ, start_response)
 
@@ -114,7 +121,7 @@ class EmbeddedAWS:
             self._server = None
         moto_hooks.uninstall()
 
-    def __enter__(self) -> "EmbeddedAWS":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

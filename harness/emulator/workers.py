@@ -28,8 +28,12 @@ from harness.emulator.runtime_api import Invocation, RuntimeAPIServer
 
 # Lambda gives init 10 s; a busy 2-core CI box needs more slack before we give up on a worker.
 PICKUP_TIMEOUT = 30.0
-_SIGNALS = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault",
-            signal.SIGABRT: "aborted", signal.SIGTERM: "terminated"}
+_SIGNALS = {
+    signal.SIGKILL: "killed",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGTERM: "terminated",
+}
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "LD_LIBRARY_PATH")
 
 
@@ -45,8 +49,14 @@ def _exit_reason(returncode: int) -> str:
 class Worker:
     """One awslambdaric process and the Runtime API it polls."""
 
-    def __init__(self, pool: "FunctionPool", generation: int, env: dict[str, str],
-                 source: CodeSource, handler: str):
+    def __init__(
+        self,
+        pool: FunctionPool,
+        generation: int,
+        env: dict[str, str],
+        source: CodeSource,
+        handler: str,
+    ):
         self.pool = pool
         self.generation = generation
         self.current: Invocation | None = None
@@ -58,12 +68,16 @@ class Worker:
         self._started = time.monotonic()
         self.logs = WorkerLogStream(pool.function)
         self.api = RuntimeAPIServer(self, pool.lookup, pool.host)
-        env = dict(env, AWS_LAMBDA_RUNTIME_API=self.api.address,
-                   AWS_LAMBDA_LOG_STREAM_NAME=self.logs.name)
+        env = dict(
+            env, AWS_LAMBDA_RUNTIME_API=self.api.address, AWS_LAMBDA_LOG_STREAM_NAME=self.logs.name
+        )
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "awslambdaric", handler],
-            cwd=source.cwd, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd=source.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: kill() takes children too
         )
         threading.Thread(target=self._pump_logs, daemon=True, name="lambda-logs").start()
@@ -109,8 +123,16 @@ class Worker:
 class FunctionPool:
     """The warm workers of one function version and the invocations waiting for them."""
 
-    def __init__(self, function: Any, *, host: str, endpoint_url: str, state_dir: Path,
-                 min_workers: int, max_workers: int):
+    def __init__(
+        self,
+        function: Any,
+        *,
+        host: str,
+        endpoint_url: str,
+        state_dir: Path,
+        min_workers: int,
+        max_workers: int,
+    ):
         self.function = function
         self.host = host
         self._endpoint_url = endpoint_url
@@ -130,7 +152,9 @@ class FunctionPool:
     # the invoke path (moto's request thread)
     def invoke(self, event: bytes) -> tuple[str, bool, str]:
         fn = self._refresh()
-        invocation = Invocation(event=event, function_arn=fn.function_arn, timeout=float(fn.timeout))
+        invocation = Invocation(
+            event=event, function_arn=fn.function_arn, timeout=float(fn.timeout)
+        )
         with self._cond:
             self._by_request[invocation.request_id] = invocation
             self._queue.append(invocation)
@@ -141,7 +165,11 @@ class FunctionPool:
         finally:
             with self._cond:
                 self._by_request.pop(invocation.request_id, None)
-        return invocation.payload.decode("utf-8", "replace"), invocation.errored, "\n".join(invocation.log_tail)
+        return (
+            invocation.payload.decode("utf-8", "replace"),
+            invocation.errored,
+            "\n".join(invocation.log_tail),
+        )
 
     def _await(self, invocation: Invocation) -> None:
         if not invocation.picked.wait(PICKUP_TIMEOUT):
@@ -149,7 +177,10 @@ class FunctionPool:
                 if not invocation.picked.is_set():
                     invocation.cancelled = True
             if invocation.cancelled:
-                invocation.error("Sandbox.Timedout", f"no worker became ready within {PICKUP_TIMEOUT:.0f} seconds")
+                invocation.error(
+                    "Sandbox.Timedout",
+                    f"no worker became ready within {PICKUP_TIMEOUT:.0f} seconds",
+                )
                 return
         if invocation.done.is_set():  # answered, or failed before any worker took it
             return
@@ -158,16 +189,25 @@ class FunctionPool:
             message = f"Task timed out after {invocation.timeout:.2f} seconds"
             if invocation.error("Sandbox.Timedout", message):
                 worker = invocation.worker
-                worker.logs.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} "
-                                  f"{invocation.request_id} {message}")
+                worker.logs.write(
+                    f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} "
+                    f"{invocation.request_id} {message}"
+                )
                 worker.kill()
                 self._report(worker, invocation)
 
     def _refresh(self) -> Any:
         """Start a new generation when the code, the configuration or the sources changed."""
         fn = self.function
-        config = (fn.code_sha_256, fn.handler, fn.run_time, fn.timeout, fn.memory_size,
-                  json.dumps(fn.environment_vars, sort_keys=True), (fn.tags or {}).get("harness:code-paths"))
+        config = (
+            fn.code_sha_256,
+            fn.handler,
+            fn.run_time,
+            fn.timeout,
+            fn.memory_size,
+            json.dumps(fn.environment_vars, sort_keys=True),
+            (fn.tags or {}).get("harness:code-paths"),
+        )
         with self._cond:
             if config != self._config:
                 self._config = config
@@ -196,7 +236,9 @@ class FunctionPool:
             coming += 1
 
     def _spawn(self) -> Worker:
-        worker = Worker(self, self._generation, self._environment(), self._source, self.function.handler)
+        worker = Worker(
+            self, self._generation, self._environment(), self._source, self.function.handler
+        )
         self._workers.append(worker)
         return worker
 
@@ -204,27 +246,29 @@ class FunctionPool:
         """Lambda's variables, then the function's own (which win), like SAM's env_vars."""
         fn, source = self.function, self._source
         env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
-        env.update({
-            "PYTHONPATH": os.pathsep.join(str(p) for p in source.paths),
-            "PYTHONUNBUFFERED": "1",
-            "LAMBDA_TASK_ROOT": str(source.cwd),
-            "_HANDLER": fn.handler,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
-            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
-            "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
-            "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
-            "AWS_REGION": fn.region,
-            "AWS_DEFAULT_REGION": fn.region,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_SESSION_TOKEN": "test",
-            "AWS_ENDPOINT_URL": self._endpoint_url,
-            "AWS_CONFIG_FILE": os.devnull,  # the developer's ~/.aws must not leak in
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        })
+        env.update(
+            {
+                "PYTHONPATH": os.pathsep.join(str(p) for p in source.paths),
+                "PYTHONUNBUFFERED": "1",
+                "LAMBDA_TASK_ROOT": str(source.cwd),
+                "_HANDLER": fn.handler,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+                "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+                "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
+                "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
+                "AWS_REGION": fn.region,
+                "AWS_DEFAULT_REGION": fn.region,
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_SESSION_TOKEN": "test",
+                "AWS_ENDPOINT_URL": self._endpoint_url,
+                "AWS_CONFIG_FILE": os.devnull,  # the developer's ~/.aws must not leak in
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "AWS_EC2_METADATA_DISABLED": "true",
+            }
+        )
         if source.hot:
             env["PYTHONDONTWRITEBYTECODE"] = "1"  # keep the source folders clean
         env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
@@ -248,7 +292,8 @@ class FunctionPool:
                     invocation.started = time.monotonic()
                     invocation.deadline_ms = int((time.time() + invocation.timeout) * 1000)
                     invocation.log_tail.append(
-                        worker.logs.start(invocation.request_id, str(self.function.version)))
+                        worker.logs.start(invocation.request_id, str(self.function.version))
+                    )
                     invocation.picked.set()
                     return invocation
                 self._cond.wait(1.0)
@@ -265,7 +310,10 @@ class FunctionPool:
         duration = (time.monotonic() - invocation.started) * 1000
         init_ms, worker.init_ms = worker.init_ms, None  # Init Duration: only on the cold start
         invocation.log_tail.extend(
-            worker.logs.end(invocation.request_id, duration, int(self.function.memory_size), init_ms))
+            worker.logs.end(
+                invocation.request_id, duration, int(self.function.memory_size), init_ms
+            )
+        )
 
     def worker_exited(self, worker: Worker, returncode: int) -> None:
         with self._cond:
@@ -283,7 +331,9 @@ class FunctionPool:
             if worker.init_error and not worker.ready:
                 invocation.finish(worker.init_error, True)
             elif invocation.error("Runtime.ExitError", _exit_reason(returncode)):
-                worker.logs.write(f"RequestId: {invocation.request_id} Error: {_exit_reason(returncode)}")
+                worker.logs.write(
+                    f"RequestId: {invocation.request_id} Error: {_exit_reason(returncode)}"
+                )
                 if invocation.started is not None:
                     self._report(worker, invocation)
 
@@ -305,10 +355,16 @@ class FunctionPool:
 class WorkerManager:
     """All pools, by function version; the hook moto's `_invoke_lambda` calls."""
 
-    def __init__(self, *, host: str, endpoint_url: str, state_dir: Path,
-                 min_workers: int, max_workers: int):
-        self._options = dict(host=host, endpoint_url=endpoint_url, state_dir=Path(state_dir),
-                             min_workers=min_workers, max_workers=max_workers)
+    def __init__(
+        self, *, host: str, endpoint_url: str, state_dir: Path, min_workers: int, max_workers: int
+    ):
+        self._options = {
+            "host": host,
+            "endpoint_url": endpoint_url,
+            "state_dir": Path(state_dir),
+            "min_workers": min_workers,
+            "max_workers": max_workers,
+        }
         self._pools: dict[tuple, FunctionPool] = {}
         self._lock = threading.Lock()
 

@@ -8,8 +8,8 @@ import os
 import textwrap
 import uuid
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import boto3
 import pytest
@@ -29,17 +29,32 @@ def aws(tmp_path_factory) -> EmbeddedAWS:
 @pytest.fixture(scope="module")
 def client(aws) -> Callable:
     def make(service: str):
-        return boto3.client(service, endpoint_url=aws.url, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client(
+            service,
+            endpoint_url=aws.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
     return make
 
 
 @pytest.fixture(scope="module")
 def role_arn(client) -> str:
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                      "Principal": {"Service": "lambda.amazonaws.com"}}]}
-    return client("iam").create_role(RoleName=f"role-{uuid.uuid4().hex[:8]}",
-                                     AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+            }
+        ],
+    }
+    return client("iam").create_role(
+        RoleName=f"role-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
 
 
 def zip_code(files: dict[str, str]) -> bytes:
@@ -60,8 +75,14 @@ def make_function(client, role_arn, tmp_path_factory) -> Callable[..., str]:
     lam = client("lambda")
     folders: dict[str, Path] = {}
 
-    def make(source: str, *, timeout: int = 3, env: dict | None = None, hot: bool = False,
-             extra_files: dict[str, str] | None = None) -> str:
+    def make(
+        source: str,
+        *,
+        timeout: int = 3,
+        env: dict | None = None,
+        hot: bool = False,
+        extra_files: dict[str, str] | None = None,
+    ) -> str:
         name = f"fn-{uuid.uuid4().hex[:10]}"
         files = {"handler.py": source, **(extra_files or {})}
         tags = {}
@@ -73,9 +94,14 @@ def make_function(client, role_arn, tmp_path_factory) -> Callable[..., str]:
             folders[name] = folder
             tags[CODE_PATHS_TAG] = os.pathsep.join([str(folder)])
         lam.create_function(
-            FunctionName=name, Runtime="python3.11", Role=role_arn, Handler="handler.handler",
-            Code={"ZipFile": zip_code(files)}, Timeout=timeout,
-            Environment={"Variables": env or {}}, Tags=tags,
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=role_arn,
+            Handler="handler.handler",
+            Code={"ZipFile": zip_code(files)},
+            Timeout=timeout,
+            Environment={"Variables": env or {}},
+            Tags=tags,
         )
         return name
 
@@ -90,7 +116,9 @@ def invoke(client) -> Callable:
     lam = client("lambda")
 
     def call(name: str, event=None) -> tuple[dict | str, str | None]:
-        response = lam.invoke(FunctionName=name, Payload=json.dumps(event if event is not None else {}))
+        response = lam.invoke(
+            FunctionName=name, Payload=json.dumps(event if event is not None else {})
+        )
         return json.loads(response["Payload"].read()), response.get("FunctionError")
 
     return call

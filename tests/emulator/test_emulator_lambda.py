@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import time
+import uuid
 
 COUNTER = """
 import os
@@ -33,8 +35,11 @@ def handler(event, context):
 
 
 def test_payload_context_and_environment(aws, make_function, invoke):
-    name = make_function(COUNTER, timeout=7, env={"MY_SETTING": "mine",
-                                                  "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": "http://127.0.0.1:9"})
+    name = make_function(
+        COUNTER,
+        timeout=7,
+        env={"MY_SETTING": "mine", "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": "http://127.0.0.1:9"},
+    )
     payload, error = invoke(name, {"s3_key": "test/a.png", "nested": {"inferences": [0.1, 0.9]}})
     assert error is None
     assert payload["echo"] == {"s3_key": "test/a.png", "nested": {"inferences": [0.1, 0.9]}}
@@ -44,7 +49,9 @@ def test_payload_context_and_environment(aws, make_function, invoke):
     assert env["AWS_ENDPOINT_URL"] == aws.url  # SDK calls inside the handler come back here
     assert env["AWS_REGION"] == "us-east-1" and env["AWS_LAMBDA_FUNCTION_NAME"] == name
     assert env["MY_SETTING"] == "mine"
-    assert env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] == "http://127.0.0.1:9"  # the function's own wins
+    assert (
+        env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] == "http://127.0.0.1:9"
+    )  # the function's own wins
 
 
 def test_warm_worker_runs_init_once(make_function, invoke):
@@ -69,13 +76,16 @@ def test_error_has_aws_shape(make_function, invoke):
 
 
 def test_timeout_kills_worker_then_recovers(make_function, invoke):
-    name = make_function("""
+    name = make_function(
+        """
         import os, time
         def handler(event, context):
             if event.get("sleep"):
                 time.sleep(event["sleep"])
             return {"pid": os.getpid()}
-    """, timeout=1)
+    """,
+        timeout=1,
+    )
     started = time.monotonic()
     payload, error = invoke(name, {"sleep": 30})
     elapsed = time.monotonic() - started
@@ -95,7 +105,7 @@ def test_crash_reported_then_fresh_worker(make_function, invoke):
                 os._exit(3)
             return {"pid": os.getpid()}
     """)
-    first, _ = invoke(name, {})
+    _first, _ = invoke(name, {})
     payload, error = invoke(name, {"crash": True})
     assert error == "Unhandled"
     assert payload["errorType"] == "Runtime.ExitError"
@@ -105,7 +115,9 @@ def test_crash_reported_then_fresh_worker(make_function, invoke):
 
 
 def test_init_error_is_import_module_error(make_function, invoke):
-    name = make_function("import module_that_does_not_exist\n\ndef handler(event, context):\n    return 1\n")
+    name = make_function(
+        "import module_that_does_not_exist\n\ndef handler(event, context):\n    return 1\n"
+    )
     payload, error = invoke(name, {})
     assert error == "Unhandled"
     assert payload["errorType"] == "Runtime.ImportModuleError"
@@ -118,16 +130,24 @@ def test_update_function_code_gives_fresh_workers(client, make_function, invoke)
     name = make_function("def handler(event, context):\n    return 'v1'\n")
     assert invoke(name, {}) == ("v1", None)
     client("lambda").update_function_code(
-        FunctionName=name, ZipFile=make_function.zip({"handler.py": "def handler(event, context):\n    return 'v2'\n"}))
+        FunctionName=name,
+        ZipFile=make_function.zip(
+            {"handler.py": "def handler(event, context):\n    return 'v2'\n"}
+        ),
+    )
     assert invoke(name, {}) == ("v2", None)
 
 
 def test_hot_reload_uses_changed_source(make_function, invoke):
-    name = make_function("""
+    name = make_function(
+        """
         from helper import VALUE
         def handler(event, context):
             return VALUE
-    """, hot=True, extra_files={"helper.py": "VALUE = 'before'\n"})
+    """,
+        hot=True,
+        extra_files={"helper.py": "VALUE = 'before'\n"},
+    )
     assert invoke(name, {}) == ("before", None)
     (make_function.folders[name] / "helper.py").write_text("VALUE = 'after edit'\n")
     deadline = time.monotonic() + 5  # the watcher looks at most every 0.2 s
@@ -162,8 +182,9 @@ def test_logs_reach_cloudwatch(client, make_function, invoke):
     while True:
         events = logs.filter_log_events(logGroupName=group)["events"]
         messages = [e["message"] for e in events]
-        if any(m.startswith("REPORT RequestId: " + payload["request_id"]) for m in messages) and \
-                any("called with {'hello': 'logs'}" in m for m in messages):
+        if any(
+            m.startswith("REPORT RequestId: " + payload["request_id"]) for m in messages
+        ) and any("called with {'hello': 'logs'}" in m for m in messages):
             break
         assert time.monotonic() < deadline, messages
         time.sleep(0.05)
@@ -178,4 +199,50 @@ def test_log_tail_returned_on_request(client, make_function):
     name = make_function(COUNTER)
     response = client("lambda").invoke(FunctionName=name, Payload=b'{"x": 1}', LogType="Tail")
     tail = base64.b64decode(response["LogResult"]).decode()
-    assert tail.startswith("START RequestId") and "called with {'x': 1}" in tail and "REPORT RequestId" in tail
+    assert (
+        tail.startswith("START RequestId")
+        and "called with {'x': 1}" in tail
+        and "REPORT RequestId" in tail
+    )
+
+
+def test_configuration_change_gives_fresh_workers(client, make_function, invoke):
+    name = make_function(COUNTER, env={"MY_SETTING": "first"})
+    assert invoke(name, {})[0]["env"]["MY_SETTING"] == "first"
+    client("lambda").update_function_configuration(
+        FunctionName=name, Environment={"Variables": {"MY_SETTING": "second"}}
+    )
+    assert invoke(name, {})[0]["env"]["MY_SETTING"] == "second"
+
+
+def test_hot_reload_contract_with_shared_package(client, role_arn, invoke, tmp_path):
+    """The deployer's tag: handler folder first (cwd), then the folder that holds `shared/`."""
+    from harness.emulator import CODE_PATHS_TAG
+
+    root = tmp_path / "lambdas"
+    (root / "classify").mkdir(parents=True)
+    (root / "shared").mkdir()
+    (root / "shared" / "__init__.py").write_text("")
+    (root / "shared" / "event.py").write_text("LABEL = 'bicycle'\n")
+    (root / "classify" / "handler.py").write_text(
+        "import os\nfrom shared.event import LABEL\n\n"
+        "def handler(event, context):\n    return {'label': LABEL, 'cwd': os.getcwd()}\n"
+    )
+    name = f"hot-{uuid.uuid4().hex[:8]}"
+    client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role_arn,
+        Handler="handler.handler",
+        Code={
+            "ZipFile": b"PK\x05\x06" + b"\x00" * 18
+        },  # an empty zip: the tag says where the code is
+        Tags={CODE_PATHS_TAG: f"{root / 'classify'}{os.pathsep}{root}"},
+    )
+    assert invoke(name, {}) == ({"label": "bicycle", "cwd": str(root / "classify")}, None)
+    (root / "shared" / "event.py").write_text("LABEL = 'motorcycle'  # edited\n")
+    deadline = time.monotonic() + 5
+    while (result := invoke(name, {})[0])["label"] == "bicycle" and time.monotonic() < deadline:
+        pass
+    assert result["label"] == "motorcycle"
+    assert not list(root.rglob("__pycache__"))  # the source folders stay clean

@@ -43,3 +43,15 @@ def test_health_check(aws):
 
     assert is_ready(aws.url)
     assert not is_ready("http://127.0.0.1:9")  # nothing listens on the discard port
+
+
+def test_reset_forgets_resources_and_ends_workers(aws, client, role_arn, make_function, invoke):
+    name = make_function("def handler(event, context):\n    return 'ok'\n")
+    assert invoke(name, {}) == ("ok", None)
+    assert aws.manager.workers() >= 1
+    aws.reset()
+    assert aws.manager.workers() == 0
+    assert client("lambda").list_functions()["Functions"] == []
+    client("iam").create_role(RoleName=role_arn.rsplit("/", 1)[1], AssumeRolePolicyDocument="{}")
+    name = make_function("def handler(event, context):\n    return 'again'\n")  # still works after
+    assert invoke(name, {}) == ("again", None)

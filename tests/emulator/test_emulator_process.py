@@ -36,8 +36,14 @@ def _alive(pid: int) -> bool:
 
 def _start(port: int, tmp_path: Path) -> subprocess.Popen:
     env = dict(os.environ, HARNESS_AWS_PORT=str(port), HARNESS_STATE_DIR=str(tmp_path))
-    return subprocess.Popen([sys.executable, "-m", "harness.emulator"], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness.emulator"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_foreground_process_serves_and_leaves_no_worker(tmp_path):
@@ -46,15 +52,28 @@ def test_foreground_process_serves_and_leaves_no_worker(tmp_path):
     try:
         line = proc.stdout.readline()  # blocks until ready (or the process died)
         assert line.strip() == f"embedded AWS ready at http://127.0.0.1:{port}", proc.stderr.read()
-        kw = dict(endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                  aws_access_key_id="test", aws_secret_access_key="test")
-        role = boto3.client("iam", **kw).create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        kw = {
+            "endpoint_url": f"http://127.0.0.1:{port}",
+            "region_name": "us-east-1",
+            "aws_access_key_id": "test",
+            "aws_secret_access_key": "test",
+        }
+        role = boto3.client("iam", **kw).create_role(RoleName="r", AssumeRolePolicyDocument="{}")[
+            "Role"
+        ]["Arn"]
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
-            archive.writestr("handler.py", "import os\ndef handler(event, context):\n    return os.getpid()\n")
+            archive.writestr(
+                "handler.py", "import os\ndef handler(event, context):\n    return os.getpid()\n"
+            )
         lam = boto3.client("lambda", **kw)
-        lam.create_function(FunctionName="pid", Runtime="python3.11", Role=role,
-                            Handler="handler.handler", Code={"ZipFile": code.getvalue()})
+        lam.create_function(
+            FunctionName="pid",
+            Runtime="python3.11",
+            Role=role,
+            Handler="handler.handler",
+            Code={"ZipFile": code.getvalue()},
+        )
         worker_pid = json.loads(lam.invoke(FunctionName="pid")["Payload"].read())
         assert _alive(worker_pid)
     finally:

@@ -43,8 +43,13 @@ def handler(event, context):
 
 
 def task(arn: str, next_state: str | None, **extra) -> dict:
-    state = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-             "Parameters": {"FunctionName": arn, "Payload.$": "$"}, "OutputPath": "$.Payload", **extra}
+    state = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": arn, "Payload.$": "$"},
+        "OutputPath": "$.Payload",
+        **extra,
+    }
     state.update({"Next": next_state} if next_state else {"End": True})
     return state
 
@@ -65,10 +70,12 @@ def run(sfn, role_arn):
     """run(definition, input) -> (describe_execution, history events), polled with a deadline."""
 
     def execute(definition: dict, payload: dict, *, deadline_s: float = 30) -> tuple[dict, list]:
-        machine = sfn.create_state_machine(name=f"sm-{uuid.uuid4().hex[:8]}", roleArn=role_arn,
-                                           definition=json.dumps(definition))["stateMachineArn"]
-        execution = sfn.start_execution(stateMachineArn=machine, name=f"ex-{uuid.uuid4().hex[:8]}",
-                                        input=json.dumps(payload))["executionArn"]
+        machine = sfn.create_state_machine(
+            name=f"sm-{uuid.uuid4().hex[:8]}", roleArn=role_arn, definition=json.dumps(definition)
+        )["stateMachineArn"]
+        execution = sfn.start_execution(
+            stateMachineArn=machine, name=f"ex-{uuid.uuid4().hex[:8]}", input=json.dumps(payload)
+        )["executionArn"]
         return wait_done(sfn, execution, deadline_s)
 
     return execute
@@ -84,8 +91,10 @@ def wait_done(sfn, execution_arn: str, deadline_s: float = 30) -> tuple[dict, li
 
 def test_two_tasks_succeed(make_function, arn_of, run):
     add = arn_of(make_function(ADD_ONE))
-    described, events = run({"StartAt": "First", "States": {"First": task(add, "Second"),
-                                                            "Second": task(add, None)}}, {"value": 1})
+    described, events = run(
+        {"StartAt": "First", "States": {"First": task(add, "Second"), "Second": task(add, None)}},
+        {"value": 1},
+    )
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"]) == {"value": 3}
     assert [e["type"] for e in events].count("TaskSucceeded") == 2
@@ -93,7 +102,9 @@ def test_two_tasks_succeed(make_function, arn_of, run):
 
 def test_failure_shows_error_type_as_error(make_function, arn_of, run):
     check = arn_of(make_function(THRESHOLD))
-    described, events = run({"StartAt": "Filter", "States": {"Filter": task(check, None)}}, {"value": 3})
+    described, events = run(
+        {"StartAt": "Filter", "States": {"Filter": task(check, None)}}, {"value": 3}
+    )
     assert described["status"] == "FAILED"
     assert described["error"] == "ThresholdConfidenceNotMet"
     failed = next(e for e in events if e["type"] == "TaskFailed")["taskFailedEventDetails"]
@@ -103,12 +114,25 @@ def test_failure_shows_error_type_as_error(make_function, arn_of, run):
 
 def test_catch_matches_custom_error_name(make_function, arn_of, run):
     check = arn_of(make_function(THRESHOLD))
-    definition = {"StartAt": "Filter", "States": {
-        "Filter": task(check, None, Catch=[
-            {"ErrorEquals": ["SomethingElse"], "Next": "Wrong"},
-            {"ErrorEquals": ["ThresholdConfidenceNotMet"], "ResultPath": "$.error", "Next": "Handled"}]),
-        "Wrong": {"Type": "Fail", "Error": "WrongCatch"},
-        "Handled": {"Type": "Pass", "End": True}}}
+    definition = {
+        "StartAt": "Filter",
+        "States": {
+            "Filter": task(
+                check,
+                None,
+                Catch=[
+                    {"ErrorEquals": ["SomethingElse"], "Next": "Wrong"},
+                    {
+                        "ErrorEquals": ["ThresholdConfidenceNotMet"],
+                        "ResultPath": "$.error",
+                        "Next": "Handled",
+                    },
+                ],
+            ),
+            "Wrong": {"Type": "Fail", "Error": "WrongCatch"},
+            "Handled": {"Type": "Pass", "End": True},
+        },
+    }
     described, _ = run(definition, {"value": 3})
     assert described["status"] == "SUCCEEDED"
     output = json.loads(described["output"])
@@ -117,15 +141,26 @@ def test_catch_matches_custom_error_name(make_function, arn_of, run):
 
 def test_retry_on_custom_error_then_success(make_function, arn_of, run, tmp_path):
     flaky_arn = arn_of(make_function(flaky(tmp_path / "calls.txt")))
-    retry = [{"ErrorEquals": ["TransientGlitch"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 1}]
-    described, events = run({"StartAt": "Flaky", "States": {"Flaky": task(flaky_arn, None, Retry=retry)}}, {})
+    retry = [
+        {
+            "ErrorEquals": ["TransientGlitch"],
+            "IntervalSeconds": 1,
+            "MaxAttempts": 3,
+            "BackoffRate": 1,
+        }
+    ]
+    described, events = run(
+        {"StartAt": "Flaky", "States": {"Flaky": task(flaky_arn, None, Retry=retry)}}, {}
+    )
     assert described["status"] == "SUCCEEDED", events
     assert json.loads(described["output"]) == {"calls": 3}
     assert [e["type"] for e in events].count("TaskFailed") == 2
 
 
 def test_lambda_timeout_fails_the_task(make_function, arn_of, run):
-    slow = arn_of(make_function("import time\ndef handler(event, context):\n    time.sleep(30)\n", timeout=1))
+    slow = arn_of(
+        make_function("import time\ndef handler(event, context):\n    time.sleep(30)\n", timeout=1)
+    )
     described, _ = run({"StartAt": "Slow", "States": {"Slow": task(slow, None)}}, {})
     assert described["status"] == "FAILED"
     assert described["error"] == "Sandbox.Timedout"
@@ -133,11 +168,21 @@ def test_lambda_timeout_fails_the_task(make_function, arn_of, run):
 
 def test_concurrent_executions(make_function, arn_of, sfn, role_arn):
     add = arn_of(make_function(ADD_ONE))
-    definition = {"StartAt": "A", "States": {"A": task(add, "B"), "B": task(add, "C"), "C": task(add, None)}}
-    machine = sfn.create_state_machine(name=f"sm-{uuid.uuid4().hex[:8]}", roleArn=role_arn,
-                                       definition=json.dumps(definition))["stateMachineArn"]
-    executions = [sfn.start_execution(stateMachineArn=machine, name=f"par-{i}-{uuid.uuid4().hex[:6]}",
-                                      input=json.dumps({"value": i}))["executionArn"] for i in range(8)]
+    definition = {
+        "StartAt": "A",
+        "States": {"A": task(add, "B"), "B": task(add, "C"), "C": task(add, None)},
+    }
+    machine = sfn.create_state_machine(
+        name=f"sm-{uuid.uuid4().hex[:8]}", roleArn=role_arn, definition=json.dumps(definition)
+    )["stateMachineArn"]
+    executions = [
+        sfn.start_execution(
+            stateMachineArn=machine,
+            name=f"par-{i}-{uuid.uuid4().hex[:6]}",
+            input=json.dumps({"value": i}),
+        )["executionArn"]
+        for i in range(8)
+    ]
     outputs = []
     for arn in executions:
         described, _ = wait_done(sfn, arn)
