@@ -33,6 +33,7 @@ class Case:
 
 
 def read_lst(data_dir: Path, split: str = "test") -> list[tuple[str, int]]:
+    """(path relative to data_dir, label) pairs; the path is also the image's S3 key."""
     lst = data_dir / f"{split}.lst"
     if not lst.is_file():
         raise HarnessError(
@@ -43,7 +44,7 @@ def read_lst(data_dir: Path, split: str = "test") -> list[tuple[str, int]]:
     for line in lst.read_text().splitlines():
         if line.strip():
             _, label, path = line.split("\t")
-            rows.append((path, int(float(label))))
+            rows.append((f"{split}/{path}", int(float(label))))
     return rows
 
 

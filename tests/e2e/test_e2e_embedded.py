@@ -50,7 +50,7 @@ def test_passing_execution_output_keeps_objects(running_stack, data_dir):
     settings, _ = running_stack
     sfn = clients.client(settings, "stepfunctions")
     machine = state_machine_arn(sfn, settings.state_machine_name)
-    key = next(line.split("\t")[2] for line in (data_dir / "test.lst").read_text().splitlines())
+    key = "test/" + next(line.split("\t")[2] for line in (data_dir / "test.lst").read_text().splitlines())
     result = run_execution(sfn, machine, settings.bucket, key, name="objects-check")
     assert result.status in ("SUCCEEDED", "FAILED")
     if result.status == "SUCCEEDED":
