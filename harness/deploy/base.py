@@ -8,6 +8,7 @@ SageMaker endpoint is real (instances, waiting, cost) or a control-plane record.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -73,15 +74,21 @@ class Run:
     dry_run: bool = False
     changes: list[Change] = field(default_factory=list)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def apply(self) -> bool:
         return not self.dry_run
 
     def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self.target.client(service)
-        return self._clients[service]
+        with self._lock:  # forks share clients (boto3 clients are thread-safe, creating them is not)
+            if service not in self._clients:
+                self._clients[service] = self.target.client(service)
+            return self._clients[service]
+
+    def fork(self) -> Run:
+        """A run for one independent chain of steps: same clients, its own list of changes."""
+        return Run(self.settings, self.target, self.identity, self.dry_run, [], self._clients, self._lock)
 
     def record(self, action: str, kind: str, name: str, detail: str = "") -> str:
         self.changes.append(Change(action, kind, name, detail))

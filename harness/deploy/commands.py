@@ -36,6 +36,14 @@ def do_deploy(settings: Settings, yes: bool, dry_run: bool, console: Console | N
     return outputs
 
 
+def deploy_to(settings: Settings, console: Console | None = None, dry_run: bool = False) -> Outputs:
+    """Deploy without asking (what `harness up` calls): local gets a compact summary."""
+    console = console or Console()
+    outputs = run_deploy(settings, make_target(settings), dry_run=dry_run)
+    print_outputs(console, outputs, settings.instance_type, compact=settings.target == "local")
+    return outputs
+
+
 def do_destroy(settings: Settings, yes: bool, delete_bucket: bool, console: Console | None = None):
     console = console or Console()
     target = make_target(settings)

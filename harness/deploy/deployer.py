@@ -7,11 +7,14 @@ with dry_run=True the same code only describes (the plan) and calls no mutating 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from harness.config import Settings
 from harness.deploy import compute, endpoint, iam, storage
 from harness.deploy.base import CREATE, UPDATE, Outputs, Run, Target
-from harness.deploy.workflow import FUNCTIONS, render_definition
+from harness.deploy.workflow import FUNCTIONS, FunctionSpec, render_definition
 from harness.errors import HarnessError
 
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com[^/]*/([^:@]+)")
@@ -38,33 +41,59 @@ def _repository_arn(run: Run, image_uri: str) -> str | None:
     return f"arn:{run.identity.partition}:ecr:{region}:{account}:repository/{repository}"
 
 
+def _in_parallel(run: Run, *steps: Callable[[Run], Any]) -> list[Any]:
+    """Run independent chains of steps at once (each call waits on the network); their
+    changes are merged in the order the steps are given, so the summary reads the same."""
+    forks = [run.fork() for _ in steps]
+    with ThreadPoolExecutor(len(steps)) as pool:
+        futures = [pool.submit(step, fork) for step, fork in zip(steps, forks)]
+        results = [future.result() for future in futures]
+    for fork in forks:
+        run.changes.extend(fork.changes)
+    return results
+
+
+def _storage(run: Run) -> str | None:
+    storage.ensure_bucket(run)
+    storage.upload_test_images(run)
+    return storage.upload_model(run, required=run.target.real_endpoint)
+
+
+def _image_and_role(run: Run) -> tuple[str, str]:
+    image_uri = run.target.model_image(run)
+    role = iam.ensure_role(run, "sagemaker", "sagemaker.amazonaws.com", iam.sagemaker_policy(
+        run, storage.MODEL_PREFIX, _repository_arn(run, image_uri)))
+    return image_uri, role
+
+
+def _function(spec: FunctionSpec) -> Callable[[Run], str]:
+    def step(run: Run) -> str:
+        role = iam.ensure_role(run, spec.folder.replace("_", "-"), "lambda.amazonaws.com",
+                               iam.function_policy(run, spec.folder, run.settings.function_name(spec.folder)))
+        return compute.ensure_function(run, spec, role)
+    return step
+
+
 def deploy(settings: Settings, target: Target, dry_run: bool = False) -> Outputs:
     run = Run(settings, target, target.identity(), dry_run=dry_run)
 
-    storage.ensure_bucket(run)
-    storage.upload_test_images(run)
-    model_data_url = storage.upload_model(run, required=target.real_endpoint)
+    model_data_url, (image_uri, sagemaker_role), *arns = _in_parallel(
+        run, _storage, _image_and_role, *(_function(spec) for spec in FUNCTIONS))
+    function_arns = {spec.folder: arn for spec, arn in zip(FUNCTIONS, arns)}
 
-    # the endpoint first: on AWS it takes minutes, so the functions deploy while it starts
-    image_uri = target.model_image(run)
-    sagemaker_role = iam.ensure_role(run, "sagemaker", "sagemaker.amazonaws.com", iam.sagemaker_policy(
-        run, storage.MODEL_PREFIX, _repository_arn(run, image_uri)))
-    model_name = endpoint.ensure_model(run, image_uri, model_data_url, sagemaker_role)
-    config_name = endpoint.ensure_endpoint_config(run, model_name)
-    endpoint_action = endpoint.ensure_endpoint(run, config_name)
+    def endpoint_chain(r: Run) -> tuple[str, str, str]:
+        model_name = endpoint.ensure_model(r, image_uri, model_data_url, sagemaker_role)
+        config_name = endpoint.ensure_endpoint_config(r, model_name)
+        return model_name, config_name, endpoint.ensure_endpoint(r, config_name)
 
-    function_arns = {}
-    for spec in FUNCTIONS:
-        name = settings.function_name(spec.folder)
-        role = iam.ensure_role(run, spec.folder.replace("_", "-"), "lambda.amazonaws.com",
-                               iam.function_policy(run, spec.folder, name))
-        function_arns[spec.folder] = compute.ensure_function(run, spec, role)
+    def state_machine_chain(r: Run) -> str:
+        role = iam.ensure_role(r, "states", "states.amazonaws.com", iam.states_policy(list(arns)))
+        definition = render_definition(
+            {spec.placeholder: function_arns[spec.folder] for spec in FUNCTIONS}, settings.state_machine_file)
+        return compute.ensure_state_machine(r, definition, role)
 
-    states_role = iam.ensure_role(run, "states", "states.amazonaws.com",
-                                  iam.states_policy(list(function_arns.values())))
-    definition = render_definition(
-        {spec.placeholder: function_arns[spec.folder] for spec in FUNCTIONS}, settings.state_machine_file)
-    state_machine_arn = compute.ensure_state_machine(run, definition, states_role)
+    (model_name, config_name, endpoint_action), state_machine_arn = _in_parallel(
+        run, endpoint_chain, state_machine_chain)
 
     if run.apply and endpoint_action in (CREATE, UPDATE):
         target.wait_for_endpoint(run, settings.endpoint_name)

@@ -8,6 +8,7 @@ emulator hot-reloads from there), SageMaker holds records for describe calls.
 from __future__ import annotations
 
 import os
+import threading
 from functools import cached_property
 from typing import Any
 
@@ -23,6 +24,21 @@ from harness.errors import HarnessError
 LOCAL_IMAGE = "scones-model-server:local"  # a record only: the stack runs the model server itself
 CODE_PATHS_TAG = "harness:code-paths"
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+_CONFIG = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 2}, max_pool_connections=16)
+
+# Creating a client loads its service model and endpoint rules (~0.1 s each): keep them per
+# process, so a redeploy from the same process (tests, benchmarks, `up` twice) skips that.
+_clients: dict[tuple, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(region: str, endpoint_url: str | None, service: str) -> Any:
+    key = (region, endpoint_url, service)
+    with _clients_lock:
+        if key not in _clients:
+            session = boto3.session.Session(region_name=region, **_LOCAL_CREDENTIALS)
+            _clients[key] = session.client(service, endpoint_url=endpoint_url, config=_CONFIG)
+        return _clients[key]
 
 
 class LocalTarget:
@@ -33,12 +49,9 @@ class LocalTarget:
         self.settings = settings
         # endpoint_url=None: boto3's default endpoints (tests run this target under moto's mock)
         self.endpoint_url = settings.aws_endpoint_url if endpoint_url == "default" else endpoint_url
-        self._session = boto3.session.Session(region_name=settings.region, **_LOCAL_CREDENTIALS)
-        self._config = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 2},
-                              max_pool_connections=16)
 
     def client(self, service: str) -> Any:
-        return self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
+        return _client(self.settings.region, self.endpoint_url, service)
 
     @cached_property
     def _identity(self) -> Identity:
@@ -58,7 +71,8 @@ class LocalTarget:
 
     def function_environment(self) -> dict[str, str]:
         s = self.settings
-        return {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": s.lambda_model_server_url or s.model_server_url}
+        url = s.lambda_model_server_url or s.extra.get("LAMBDA_MODEL_SERVER_URL") or s.model_server_url
+        return {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": url}
 
     def function_tags(self, folder: str) -> dict[str, str]:
         return {CODE_PATHS_TAG: os.pathsep.join(str(p) for p in code_paths(folder, self.settings.lambdas_dir))}

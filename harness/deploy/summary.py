@@ -46,9 +46,12 @@ def console_links(outputs: Outputs) -> dict[str, str]:
     }
 
 
-def print_outputs(console: Console, outputs: Outputs, instance_type: str) -> None:
+def print_outputs(console: Console, outputs: Outputs, instance_type: str, compact: bool = False) -> None:
+    """The table of changes (compact: only what changed), counts, links and cost on AWS."""
     title = "plan (nothing was changed)" if outputs.dry_run else f"deploy to {outputs.target}"
-    console.print(changes_table(outputs.changes, title))
+    shown = [c for c in outputs.changes if c.action != UNCHANGED] if compact else outputs.changes
+    if shown:
+        console.print(changes_table(shown, title))
     if outputs.dry_run:
         plan = {a: sum(c.action == a for c in outputs.changes) for a in (CREATE, UPDATE, UNCHANGED)}
         console.print(f"Plan: {plan[CREATE]} to create, {plan[UPDATE]} to change, "
