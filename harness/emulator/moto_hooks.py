@@ -103,15 +103,17 @@ def install(invoke_hook: InvokeHook, endpoint_url: str) -> None:
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
-    default_user_config.setdefault("lambda", {})["use_docker"] = (
-        True  # the real LambdaFunction path
-    )
-    # moto's server writes headers and body in two sends: without TCP_NODELAY a keep-alive
-    # client waits for a delayed ACK (~40 ms) on every call.
-    MotoRequestHandler.disable_nagle_algorithm = True
-
     with _lock:
+        if "config" not in _installed:  # what uninstall() puts back
+            _installed["config"] = {
+                key: dict(default_user_config.get(key, {})) for key in ("stepfunctions", "lambda")
+            }
+        default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+        default_user_config.setdefault("lambda", {})["use_docker"] = True  # the real path
+        # headers and body go out in two sends: without TCP_NODELAY the body can wait for
+        # the client's delayed ACK of the headers (~40 ms).
+        MotoRequestHandler.disable_nagle_algorithm = True
+
         if "_invoke_lambda" not in _installed:
             _installed["_invoke_lambda"] = LambdaFunction._invoke_lambda
             _installed["invoke"] = LambdaFunction.invoke
@@ -134,8 +136,11 @@ def install(invoke_hook: InvokeHook, endpoint_url: str) -> None:
 
 def uninstall() -> None:
     from moto.awslambda.models import LambdaFunction
+    from moto.core.config import default_user_config
 
     with _lock:
+        for key, value in _installed.pop("config", {}).items():
+            default_user_config[key] = value
         if "_invoke_lambda" in _installed:
             LambdaFunction._invoke_lambda = _installed.pop("_invoke_lambda")
             LambdaFunction.invoke = _installed.pop("invoke")

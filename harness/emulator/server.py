@@ -62,6 +62,7 @@ class EmbeddedAWS:
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
         # moto's own code (SFN tasks not covered by our hook, Lambda env) reads MOTO_PORT
+        self._moto_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(port)
         self.manager = WorkerManager(
             host=host,
@@ -120,6 +121,12 @@ class EmbeddedAWS:
             self._thread.join(timeout=5)
             self._server = None
         moto_hooks.uninstall()
+        if self.url:
+            if self._moto_port is None:
+                os.environ.pop("MOTO_PORT", None)
+            else:
+                os.environ["MOTO_PORT"] = self._moto_port
+            self.url = ""
 
     def __enter__(self) -> Self:
         return self.start()

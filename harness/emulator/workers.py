@@ -193,7 +193,9 @@ class FunctionPool:
                     f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} "
                     f"{invocation.request_id} {message}"
                 )
-                worker.kill()
+                with self._cond:  # unless it answered just now and moved on to other work
+                    if worker.current is invocation:
+                        worker.kill()
                 self._report(worker, invocation)
 
     def _refresh(self) -> Any:

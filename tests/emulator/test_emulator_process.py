@@ -103,3 +103,32 @@ def test_sigint_stops_cleanly(tmp_path, signum):
     assert proc.stdout.readline().startswith("embedded AWS ready at")
     proc.send_signal(signum)
     assert proc.wait(timeout=15) == 0
+
+
+def test_stop_puts_moto_back_as_it_was(tmp_path):
+    """Other tests use moto's in-process mock: a stopped emulator must leave no hook behind."""
+    from moto.awslambda.models import LambdaFunction
+    from moto.core.config import default_user_config
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    from harness.config import Settings
+    from harness.emulator import EmbeddedAWS
+
+    before = (
+        LambdaFunction._invoke_lambda,
+        LambdaFunction.invoke,
+        AmazonStateLanguageParser.parse,
+        dict(default_user_config["stepfunctions"]),
+        os.environ.get("MOTO_PORT"),
+    )
+    aws = EmbeddedAWS(Settings(aws_port=0, state_dir=tmp_path)).start()
+    assert LambdaFunction._invoke_lambda is not before[0]
+    aws.stop()
+    after = (
+        LambdaFunction._invoke_lambda,
+        LambdaFunction.invoke,
+        AmazonStateLanguageParser.parse,
+        dict(default_user_config["stepfunctions"]),
+        os.environ.get("MOTO_PORT"),
+    )
+    assert after == before
