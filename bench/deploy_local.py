@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from harness.config import REPO_ROOT, Settings
 from harness.deploy import deploy, make_target
 
-
 WARM_UP = [("sts", "get_caller_identity"), ("s3", "list_buckets"), ("iam", "list_roles"),
            ("lambda", "list_functions"), ("stepfunctions", "list_state_machines"),
            ("sagemaker", "list_models")]

@@ -44,3 +44,21 @@ def test_a_refusal_is_an_error_message_and_exit_1(env, monkeypatch, capsys):
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert "Refusing to target AWS" in err and "unset AWS_ENDPOINT_URL" in err
+
+
+def test_deploy_aws_asks_first_and_a_no_creates_nothing(env):
+    result = CliRunner().invoke(cli, ["deploy", "--target", "aws"], input="n\n")
+    assert result.exit_code == 1
+    assert "Deploy to account 123456789012 in us-east-1?" in result.output
+    assert "$0.230/hour" in result.output
+    assert boto3.client("s3", region_name=REGION).list_buckets()["Buckets"] == []
+
+
+def test_local_deploy_when_the_stack_is_down_says_so(monkeypatch, capsys):
+    from support.ports import free_port
+
+    monkeypatch.setenv("HARNESS_AWS_PORT", str(free_port()))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["deploy", "--target", "local"])
+    assert exit_info.value.code == 1
+    assert "does not answer" in capsys.readouterr().err

@@ -140,3 +140,17 @@ def test_the_read_only_guard_does_catch_a_real_deploy(aws, sources):
     session, _ = _read_only_session()
     with pytest.raises(MutatingCall):
         deploy(sources, AwsTarget(sources, session=session, docker_factory=_no_docker))
+
+
+def test_a_failed_endpoint_is_reported_with_its_reason(aws, sources, docker_client):
+    from moto.sagemaker.models import sagemaker_backends
+
+    target = make_target(sources, docker_factory=lambda: docker_client)
+    deploy(sources, target)
+    endpoint = sagemaker_backends["123456789012"][REGION].endpoints[sources.endpoint_name]
+    endpoint.endpoint_status, endpoint.failure_reason = "Failed", "ping health check failed"
+    from harness.deploy.base import Run
+
+    run = Run(sources, target, target.identity())
+    with pytest.raises(HarnessError, match="did not become InService: ping health check failed"):
+        target.wait_for_endpoint(run, sources.endpoint_name)
