@@ -277,9 +277,7 @@ def main() -> None:
         server = Server(model_dir, None)
         try:
             report["boto3_latency"] = latency(server.url, args.requests)
-            report["throughput_boto3"] = throughput(
-                server, args.seconds, use_boto3=True, **load
-            )
+            report["throughput_boto3"] = throughput(server, args.seconds, use_boto3=True, **load)
         finally:
             server.stop()
         off, on = [], []

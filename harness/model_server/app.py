@@ -126,8 +126,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes | None:
         """The body, or None when it is over 6 MB (drained, so that the connection stays usable)."""
         if self._h.get("transfer-encoding", "").lower() == "chunked":
-            raise validation_error("Chunked request bodies are not supported; send Content-Length.")
-        length = int(self._h.get("content-length") or 0)
+            return self._read_chunked()
+        raw_length = self._h.get("content-length") or "0"
+        if not raw_length.isdigit():
+            self.close_connection = True  # the body's end is unknown: the connection is spent
+            raise validation_error(f"Content-Length {raw_length!r} is not a number of bytes.")
+        length = int(raw_length)
         if length <= MAX_BODY_BYTES:
             return self.rfile.read(length) if length else b""
         if length > _DRAIN_LIMIT:
@@ -141,6 +145,33 @@ class _Handler(BaseHTTPRequestHandler):
                 remaining -= len(chunk)
         self._oversize = length
         return None
+
+    def _read_chunked(self) -> bytes | None:
+        """Transfer-Encoding: chunked (RFC 9112 section 7.1), with the same 6 MB limit."""
+        parts, size = [], 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                chunk_size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                self.close_connection = True
+                raise validation_error("Malformed chunked request body.") from None
+            if chunk_size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                break
+            data = self.rfile.read(chunk_size)
+            self.rfile.readline(16)  # the CRLF after each chunk
+            size += len(data)
+            if size > _DRAIN_LIMIT:
+                self.close_connection = True
+                break
+            if size <= MAX_BODY_BYTES:
+                parts.append(data)
+        if size > MAX_BODY_BYTES:
+            self._oversize = size
+            return None
+        return b"".join(parts)
 
     # --- routes ---
     def do_GET(self) -> None:

@@ -304,14 +304,17 @@ class DataCapture:
                 )
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the timer thread and flush what is left (once more if the first attempt failed)."""
+        """Stop the timer thread and flush what is left (three attempts, half a second apart)."""
         self._stopped.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        self.flush()
-        if self.pending:
+        for attempt in range(3):
+            if attempt:
+                time.sleep(0.5)
             self.flush()
+            if not self.pending:
+                break
         if self.pending:
             log.error(
                 "Data Capture: %d record(s) could not be written before shutdown (%s)",

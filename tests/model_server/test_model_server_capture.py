@@ -180,7 +180,8 @@ def test_upload_failure_is_logged_and_retried_without_loss(tiny_model_dir, moto_
             time.sleep(0.05)
     assert handle.capture.upload_failures >= 1
     assert any(
-        "NoSuchBucket" in r.getMessage() and "kept for the next flush" in r.getMessage()
+        f"s3://{bucket}/data_capture/" in r.getMessage()
+        and "kept for the next flush" in r.getMessage()
         for r in caplog.records
     )
     s3.create_bucket(Bucket=bucket)

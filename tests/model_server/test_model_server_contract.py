@@ -238,3 +238,35 @@ def test_still_serving_after_every_kind_of_bad_input(runtime, huge_png):
         with pytest.raises((runtime.exceptions.ModelError, runtime.exceptions.ValidationError)):
             invoke(runtime, body, content_type)
     assert_answer(invoke(runtime, png(RED))["Body"].read(), RED)
+
+
+def test_chunked_bodies_are_read_like_any_other(model_server):
+    parts = urlsplit(model_server.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    body = png(RED)
+    chunks = iter([body[:50], body[50:]])
+    conn.request(
+        "POST",
+        f"/endpoints/{ENDPOINT}/invocations",
+        body=chunks,
+        headers={"Content-Type": "image/png"},
+        encode_chunked=True,
+    )
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert_answer(resp.read(), RED)
+    conn.close()
+
+
+def test_bad_content_length_is_a_validation_error_and_the_server_goes_on(model_server, runtime):
+    parts = urlsplit(model_server.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.putrequest("POST", f"/endpoints/{ENDPOINT}/invocations")
+    conn.putheader("Content-Type", "image/png")
+    conn.putheader("Content-Length", "lots")
+    conn.endheaders()
+    resp = conn.getresponse()
+    assert resp.status == 400 and resp.getheader("x-amzn-ErrorType").startswith("ValidationError")
+    assert "Content-Length" in json.loads(resp.read())["message"]
+    conn.close()
+    assert_answer(invoke(runtime, png(RED))["Body"].read(), RED)
