@@ -131,8 +131,8 @@ def predict_fn(data: np.ndarray, model: Model) -> list[float]:
 
 def output_fn(prediction: list[float], accept: str | None) -> tuple[bytes, str]:
     """JSON array in label order, e.g. `[0.93, 0.07]`, as the built-in algorithm answers."""
-    wanted = media_type(accept)
-    if wanted not in ("", "*/*", "application/*", RESPONSE_CONTENT_TYPE):
+    wanted = {media_type(part) for part in (accept or "").split(",")}  # "a/b;q=0.9, */*"
+    if not wanted & {"", "*/*", "application/*", RESPONSE_CONTENT_TYPE}:
         raise UnsupportedAccept(
             f"Accept {accept!r} is not supported. The model answers {RESPONSE_CONTENT_TYPE}; "
             "send that Accept header or none."

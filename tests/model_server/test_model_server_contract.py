@@ -2,7 +2,8 @@
 
 Runs against an in-process server with the tiny model (tests/support/tiny_model.py), or against
 an external one: set MODEL_SERVER_TEST_URL=http://127.0.0.1:8080 to test e.g. the container
-started with the tiny model mounted at /opt/ml/model (the Docker CI stage does this):
+started with the tiny model mounted at /opt/ml/model (the Docker CI stage does this;
+`python tests/support/tiny_model.py DIR` writes DIR/model to mount, and DIR/model.tar.gz):
 
     MODEL_SERVER_TEST_URL=http://127.0.0.1:8080 .venv/bin/python -m pytest tests/model_server -k contract
 """
@@ -205,6 +206,11 @@ def test_unknown_target_variant_is_a_validation_error(runtime):
     with pytest.raises(runtime.exceptions.ValidationError) as caught:
         invoke(runtime, png(), TargetVariant="Canary")
     assert "AllTraffic" in caught.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize("accept", ["application/json", "*/*", "text/html, application/json;q=0.9"])
+def test_accept_headers_that_include_json(runtime, accept):
+    assert invoke(runtime, png(), Accept=accept)["ContentType"] == "application/json"
 
 
 def test_unsupported_accept_is_a_model_error_406(runtime):

@@ -13,6 +13,7 @@ import copy
 import io
 import json
 import tarfile
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -104,11 +105,12 @@ def build_tiny_artifact(
 
 
 def build_tiny_model_dir(dest_dir: Path, **kwargs) -> Path:
-    """The unpacked form (what SageMaker puts in /opt/ml/model)."""
-    archive = build_tiny_artifact(dest_dir.parent / f"{dest_dir.name}-tar", **kwargs)
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest_dir, filter="data")
+    """The unpacked form (what SageMaker puts in /opt/ml/model); same options as build_tiny_artifact."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = build_tiny_artifact(Path(tmp), **kwargs)
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(dest_dir, filter="data")
     return dest_dir
 
 
@@ -119,3 +121,13 @@ def expected_probabilities(rgb: tuple[int, int, int], gain: float = GAIN) -> lis
     bike, moto = gain * (x[2] - x[0]), gain * (x[0] - x[2])
     exps = np.exp(np.array([bike, moto]) - max(bike, moto))
     return [float(p) for p in exps / exps.sum()]
+
+
+if __name__ == "__main__":
+    # For a server outside the test process (e.g. the container in the Docker CI stage):
+    #   python tests/support/tiny_model.py DIR  ->  DIR/model (mount at /opt/ml/model), DIR/model.tar.gz
+    import sys
+
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "tiny-model")
+    build_tiny_artifact(out)
+    print(build_tiny_model_dir(out / "model"))
