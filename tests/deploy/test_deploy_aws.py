@@ -7,7 +7,7 @@ import json
 
 import boto3
 import pytest
-from conftest import REGION, write_model
+from deploy_support import REGION, write_model
 
 from harness.deploy import deploy, make_target
 from harness.deploy.base import CREATE, MANAGED_BY, UNCHANGED, UPDATE

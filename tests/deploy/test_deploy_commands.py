@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 from click.testing import CliRunner
-from conftest import REGION
+from deploy_support import REGION
 
 from harness.cli import cli, main
 

@@ -7,7 +7,7 @@ import os
 
 import boto3
 import pytest
-from conftest import REGION, write_model
+from deploy_support import REGION, write_model
 
 from harness.deploy import deploy, destroy
 from harness.deploy.base import CREATE, DELETE, UNCHANGED, UPDATE

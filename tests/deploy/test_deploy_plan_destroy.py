@@ -6,7 +6,7 @@ import re
 
 import boto3
 import pytest
-from conftest import REGION
+from deploy_support import REGION
 
 from harness.deploy import deploy, destroy, make_target
 from harness.deploy.aws import AwsTarget, local_overrides

@@ -52,3 +52,10 @@ def test_a_placeholder_left_unsubstituted_is_named(sources):
     arns = {spec.placeholder: "arn" for spec in FUNCTIONS}
     with pytest.raises(HarnessError, match=r"\$\{ClassifierArn\}"):
         render_definition(arns, path)
+
+
+def test_the_public_interface_is_pinned():
+    import harness.deploy
+
+    assert sorted(harness.deploy.__all__) == ["Change", "Identity", "Outputs", "Target", "deploy",
+                                              "destroy", "make_target"]
