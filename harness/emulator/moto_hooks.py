@@ -7,7 +7,8 @@
 - `stepfunctions.execute_state_machine`: moto executes state machines only when set.
 - `asl.utils.boto_client.boto_client_for`: the Step Functions interpreter builds a new boto3
   client against `http://localhost:$MOTO_PORT` for every Task; we hand it one cached client
-  per (region, service) aimed at our own host and port (client creation costs ~10 ms a Task).
+  per (region, service) aimed at our own host and port (client creation costs ~10 ms a Task);
+  its Lambda `invoke` calls moto's backend in-process (sfn_lambda.py).
 - `AmazonStateLanguageParser.parse`: every execution re-parses its definition with ANTLR
   (~12 ms for three Tasks); we keep the parse tree per definition and only rebuild the
   program from it (~1.5 ms), so executions still get fresh evaluation components.
@@ -27,6 +28,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from harness.emulator.sfn_lambda import InProcessLambdaClient
 from harness.errors import HarnessError
 
 MOTO_VERSION = "5.2.5"
@@ -191,6 +193,8 @@ def _patch_sfn_clients(endpoint_url: str) -> None:
                         aws_secret_access_key="sk",
                         config=config,
                     )
+                    if service == "lambda":
+                        client = InProcessLambdaClient(client, region)
                     cache[key] = client
         return client
 

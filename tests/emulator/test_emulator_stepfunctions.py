@@ -189,3 +189,10 @@ def test_concurrent_executions(make_function, arn_of, sfn, role_arn):
         assert described["status"] == "SUCCEEDED"
         outputs.append(json.loads(described["output"])["value"])
     assert outputs == [i + 3 for i in range(8)]
+
+
+def test_missing_function_is_a_lambda_service_error(run):
+    missing = "arn:aws:lambda:us-east-1:123456789012:function:does-not-exist"
+    described, _events = run({"StartAt": "Gone", "States": {"Gone": task(missing, None)}}, {})
+    assert described["status"] == "FAILED"
+    assert described["error"] == "Lambda.ResourceNotFoundException"
