@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.config import Settings
 from harness.deploy import compute, endpoint, iam, storage
-from harness.deploy.base import CREATE, UPDATE, Outputs, Run, Target
+from harness.deploy.base import Outputs, Run, Target
 from harness.deploy.workflow import FUNCTIONS, FunctionSpec, render_definition
 from harness.errors import HarnessError
 
@@ -81,7 +81,7 @@ def deploy(settings: Settings, target: Target, dry_run: bool = False) -> Outputs
         run, _storage, _image_and_role, *(_function(spec) for spec in FUNCTIONS))
     function_arns = {spec.folder: arn for spec, arn in zip(FUNCTIONS, arns)}
 
-    def endpoint_chain(r: Run) -> tuple[str, str, str]:
+    def endpoint_chain(r: Run) -> tuple[str, str, bool]:
         model_name = endpoint.ensure_model(r, image_uri, model_data_url, sagemaker_role)
         config_name = endpoint.ensure_endpoint_config(r, model_name)
         return model_name, config_name, endpoint.ensure_endpoint(r, config_name)
@@ -92,10 +92,10 @@ def deploy(settings: Settings, target: Target, dry_run: bool = False) -> Outputs
             {spec.placeholder: function_arns[spec.folder] for spec in FUNCTIONS}, settings.state_machine_file)
         return compute.ensure_state_machine(r, definition, role)
 
-    (model_name, config_name, endpoint_action), state_machine_arn = _in_parallel(
+    (model_name, config_name, endpoint_starting), state_machine_arn = _in_parallel(
         run, endpoint_chain, state_machine_chain)
 
-    if run.apply and endpoint_action in (CREATE, UPDATE):
+    if run.apply and endpoint_starting:
         target.wait_for_endpoint(run, settings.endpoint_name)
 
     return Outputs(

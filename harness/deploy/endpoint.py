@@ -83,31 +83,38 @@ def ensure_endpoint_config(run: Run, model_name: str) -> str:
     return name
 
 
-def ensure_endpoint(run: Run, config_name: str) -> str:
-    """Create the endpoint or point it at config_name; returns the action taken."""
+IN_SERVICE = "InService"
+_CHANGING = {"Creating", "Updating", "SystemUpdating", "RollingBack"}
+
+
+def ensure_endpoint(run: Run, config_name: str) -> bool:
+    """Create the endpoint or point it at config_name; returns whether to wait for InService."""
     sm, name = run.client("sagemaker"), run.settings.endpoint_name
     try:
         current = sm.describe_endpoint(EndpointName=name)
     except ClientError as exc:
         if not _missing(exc):
             raise
-        action = run.record(CREATE, "sagemaker endpoint", name, config_name)
+        run.record(CREATE, "sagemaker endpoint", name, config_name)
         if run.apply:
             sm.create_endpoint(EndpointName=name, EndpointConfigName=config_name, Tags=run.tag_list())
-        return action
-    if current["EndpointConfigName"] == config_name:
-        return run.record(UNCHANGED, "sagemaker endpoint", name, current["EndpointStatus"])
-    if current["EndpointStatus"] == "Failed":
+        return True
+    status = current["EndpointStatus"]
+    if status == "Failed":
         raise HarnessError(
             f"Endpoint {name} is in state Failed ({current.get('FailureReason', 'no reason given')}).",
             "read its CloudWatch logs, then `make destroy-aws` and deploy again",
         )
-    action = run.record(UPDATE, "sagemaker endpoint", name,
-                        f"{current['EndpointConfigName']} -> {config_name}")
+    if current["EndpointConfigName"] == config_name:
+        run.record(UNCHANGED, "sagemaker endpoint", name, status)
+        return status != IN_SERVICE  # e.g. a previous deploy was interrupted while it started
+    run.record(UPDATE, "sagemaker endpoint", name, f"{current['EndpointConfigName']} -> {config_name}")
     if run.apply:
-        if run.target.real_endpoint:
-            sm.update_endpoint(EndpointName=name, EndpointConfigName=config_name)
-        else:  # locally the endpoint is a record: replace it
+        if not run.target.real_endpoint:  # locally the endpoint is a record: replace it
             sm.delete_endpoint(EndpointName=name)
             sm.create_endpoint(EndpointName=name, EndpointConfigName=config_name, Tags=run.tag_list())
-    return action
+            return False
+        if status in _CHANGING:  # AWS refuses to update an endpoint that is still changing
+            run.target.wait_for_endpoint(run, name)
+        sm.update_endpoint(EndpointName=name, EndpointConfigName=config_name)
+    return True

@@ -154,3 +154,23 @@ def test_a_failed_endpoint_is_reported_with_its_reason(aws, sources, docker_clie
     run = Run(sources, target, target.identity())
     with pytest.raises(HarnessError, match="did not become InService: ping health check failed"):
         target.wait_for_endpoint(run, sources.endpoint_name)
+
+
+def test_an_endpoint_still_changing_is_waited_for_before_its_update(aws, sources, docker_client, monkeypatch):
+    from moto.sagemaker.models import sagemaker_backends
+
+    deploy(sources, make_target(sources, docker_factory=lambda: docker_client))
+    endpoint = sagemaker_backends["123456789012"][REGION].endpoints[sources.endpoint_name]
+    endpoint.endpoint_status = "Updating"  # e.g. an earlier deploy interrupted
+    target = make_target(sources.replace(instance_type="ml.m5.large"), docker_factory=lambda: docker_client)
+    events = []
+
+    def wait(run, name):
+        events.append(("wait", endpoint.endpoint_status, endpoint.endpoint_config_name))
+        endpoint.endpoint_status = "InService"
+
+    monkeypatch.setattr(target, "wait_for_endpoint", wait)
+    outputs = deploy(target.settings, target)
+    # waited while Updating on the old config, updated, then waited for the new one
+    assert events[0][:2] == ("wait", "Updating") and events[0][2] != outputs.endpoint_config_name
+    assert len(events) == 2 and events[1][2] == outputs.endpoint_config_name
