@@ -227,3 +227,21 @@ def test_default_host_and_port_are_the_contract():
     assert (settings.model_server_host, settings.model_server_port) == ("127.0.0.1", 8080)
     assert settings.endpoint_name == "scones-image-classifier"
     assert settings.model_dir == Path("/opt/ml/model")
+
+
+def test_the_server_imports_only_core_packages():
+    """The container installs the core package only: no click, rich, moto or onnx at serving time."""
+    code = (
+        "import sys, harness.model_server.__main__, harness.model_server.server\n"
+        "extra = {'click', 'rich', 'moto', 'onnx', 'matplotlib', 'docker', 'torch'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & extra))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert proc.stdout.strip() == "[]"
