@@ -12,6 +12,9 @@
 - `AmazonStateLanguageParser.parse`: every execution re-parses its definition with ANTLR
   (~12 ms for three Tasks); we keep the parse tree per definition and only rebuild the
   program from it (~1.5 ms), so executions still get fresh evaluation components.
+- `parse` in asl.utils.json_path and asl.component.common.path.result_path: jsonpath_ng
+  builds a new ply parser (reading its LR tables) for every path it evaluates, i.e. for
+  every InputPath/OutputPath/ResultPath of every state; we cache the parsed expressions.
 - `DomainDispatcherApplication.get_backend_for_host`: lists moto's package folder on disk
   for every request (under a global lock); `dispatcher_app()` remembers the answer per host.
 
@@ -87,6 +90,9 @@ def check_hooks() -> None:
         or not hasattr(Preprocessor, "visit")
     ):
         problems.append("AmazonStateLanguageParser.parse(definition) or its ANTLR pieces changed")
+    for module in _json_path_modules():
+        if not callable(getattr(module, "parse", None)):
+            problems.append(f"{module.__name__}.parse (jsonpath_ng) is gone")
     for module in (boto_client, lambda_eval_utils):
         if not hasattr(module, "boto_client_for"):
             problems.append(f"{module.__name__}.boto_client_for is gone")
@@ -134,6 +140,7 @@ def install(invoke_hook: InvokeHook, endpoint_url: str) -> None:
         LambdaFunction.invoke = invoke
         _patch_sfn_clients(endpoint_url)
         _cache_asl_parse_trees()
+        _cache_json_paths()
 
 
 def uninstall() -> None:
@@ -150,6 +157,8 @@ def uninstall() -> None:
             from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
             AmazonStateLanguageParser.parse = staticmethod(_installed.pop("parse"))
+        for module, original_parse in _installed.pop("json_path_parse", []):
+            module.parse = original_parse
         original = _installed.pop("boto_client_for", None)
         if original is not None:
             _replace_everywhere(_installed.pop("boto_client_for_patched"), original)
@@ -259,3 +268,20 @@ def dispatcher_app():
             return self._backend_by_host[host]
 
     return CachedDispatcher(create_backend_app)
+
+
+def _json_path_modules() -> list:
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    return [json_path, result_path]
+
+
+def _cache_json_paths(size: int = 512) -> None:
+    if "json_path_parse" in _installed:
+        return
+    saved = []
+    for module in _json_path_modules():
+        saved.append((module, module.parse))
+        module.parse = functools.lru_cache(maxsize=size)(module.parse)  # expressions are stateless
+    _installed["json_path_parse"] = saved

@@ -76,13 +76,14 @@ def _handler_class(worker: WorkerSide, lookup: Callable[[str], Invocation | None
             pass
 
         def _reply(self, status: int, body: bytes = b"{}", headers: dict | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
+            # one write for status, headers and body: each send on loopback costs a wake-up
+            lines = [
+                f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
+                "Content-Type: application/json",
+                f"Content-Length: {len(body)}",
+                *(f"{name}: {value}" for name, value in (headers or {}).items()),
+            ]
+            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
 
         def _body(self) -> bytes:
             length = int(self.headers.get("Content-Length") or 0)
