@@ -49,11 +49,18 @@ _lock = threading.Lock()
 
 def check_hooks() -> None:
     """Raise HarnessError if moto no longer has the hooks this emulator relies on."""
+    _raise_if(_lambda_problems() + _stepfunctions_problems())
+
+
+def _raise_if(problems: list[str]) -> None:
+    if problems:
+        raise HarnessError("moto changed under the emulator: " + "; ".join(problems), _UPGRADE_HINT)
+
+
+def _lambda_problems() -> list[str]:
     from moto.awslambda.models import LambdaFunction
     from moto.core.config import default_user_config
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-    from moto.stepfunctions.parser.asl.utils import boto_client
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
 
     problems = []
     hook = _installed.get("_invoke_lambda") or getattr(LambdaFunction, "_invoke_lambda", None)
@@ -75,12 +82,22 @@ def check_hooks() -> None:
         )
     if "execute_state_machine" not in default_user_config.get("stepfunctions", {}):
         problems.append("moto's config has no stepfunctions.execute_state_machine key")
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-    from moto.stepfunctions.parser.asl.parse import asl_parser
-    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
-
     if not hasattr(DomainDispatcherApplication, "get_backend_for_host"):
         problems.append("DomainDispatcherApplication.get_backend_for_host is gone")
+    if not hasattr(MotoRequestHandler, "disable_nagle_algorithm"):
+        problems.append(
+            "moto's MotoRequestHandler is no longer a socketserver StreamRequestHandler"
+        )
+    return problems
+
+
+def _stepfunctions_problems() -> list[str]:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    problems = []
     parse = _installed.get("parse") or asl_parser.AmazonStateLanguageParser.parse
     if (
         list(inspect.signature(parse).parameters) != ["definition"]
@@ -96,17 +113,18 @@ def check_hooks() -> None:
     for module in (boto_client, lambda_eval_utils):
         if not hasattr(module, "boto_client_for"):
             problems.append(f"{module.__name__}.boto_client_for is gone")
-    if not hasattr(MotoRequestHandler, "disable_nagle_algorithm"):
-        problems.append(
-            "moto's MotoRequestHandler is no longer a socketserver StreamRequestHandler"
-        )
-    if problems:
-        raise HarnessError("moto changed under the emulator: " + "; ".join(problems), _UPGRADE_HINT)
+    return problems
 
 
 def install(invoke_hook: InvokeHook, endpoint_url: str) -> None:
     """Enable state machine execution and route Lambda invokes and SFN clients to us."""
-    check_hooks()
+    install_lambda(invoke_hook)
+    install_stepfunctions(endpoint_url)
+
+
+def install_lambda(invoke_hook: InvokeHook) -> None:
+    """The Lambda hooks and moto's config: cheap, done before the server answers."""
+    _raise_if(_lambda_problems())
     from moto.awslambda.models import LambdaFunction
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import MotoRequestHandler
@@ -138,6 +156,14 @@ def install(invoke_hook: InvokeHook, endpoint_url: str) -> None:
 
         LambdaFunction._invoke_lambda = _invoke_lambda
         LambdaFunction.invoke = invoke
+
+
+def install_stepfunctions(endpoint_url: str) -> None:
+    """The interpreter's fast paths. Importing moto's interpreter takes seconds (it pulls in
+    moto.batch and moto.ec2), so the server may run this in the background while it already
+    serves the other APIs."""
+    _raise_if(_stepfunctions_problems())
+    with _lock:
         _patch_sfn_clients(endpoint_url)
         _cache_asl_parse_trees()
         _cache_json_paths()

@@ -36,12 +36,14 @@ class EmbeddedAWS:
         self._thread: threading.Thread | None = None
         self.manager: WorkerManager | None = None
         self.url = ""
+        # Step Functions requests wait for this: set once the interpreter is imported and hooked
+        self._sfn_ready = threading.Event()
+        self._sfn_error: Exception | None = None
 
     def start(self) -> EmbeddedAWS:
         from moto.moto_server.werkzeug_app import MotoRequestHandler
         from werkzeug.serving import make_server
 
-        moto_hooks.check_hooks()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         # as ThreadedMotoServer, but binding here so a busy port raises now, not in a thread
         MotoRequestHandler.disable_nagle_algorithm = True
@@ -71,12 +73,27 @@ class EmbeddedAWS:
             min_workers=self.settings.lambda_workers_per_function,
             max_workers=self.settings.lambda_max_workers_per_function,
         )
-        moto_hooks.install(self.manager.invoke, self.url)
+        moto_hooks.install_lambda(self.manager.invoke)
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name="embedded-aws"
         )
         self._thread.start()
+        threading.Thread(target=self._warm_stepfunctions, daemon=True, name="sfn-warm-up").start()
         return self
+
+    def _warm_stepfunctions(self) -> None:
+        try:
+            moto_hooks.install_stepfunctions(self.url)
+        except Exception as exc:  # noqa: BLE001 - reported on every Step Functions request
+            self._sfn_error = exc
+        self._sfn_ready.set()
+
+    def wait_stepfunctions(self, timeout: float = 120) -> None:
+        """Block until state machines can run (the interpreter imports in the background)."""
+        if not self._sfn_ready.wait(timeout):
+            raise HarnessError(f"the Step Functions interpreter was not ready within {timeout} s")
+        if self._sfn_error is not None:
+            raise self._sfn_error
 
     def health(self) -> dict:
         from moto.core.config import default_user_config
@@ -87,6 +104,7 @@ class EmbeddedAWS:
             "execute_state_machine": bool(
                 default_user_config.get("stepfunctions", {}).get("execute_state_machine")
             ),
+            "stepfunctions_warm": self._sfn_ready.is_set() and self._sfn_error is None,
             "lambda_workers": self.manager.workers() if self.manager else 0,
         }
 
@@ -99,6 +117,15 @@ class EmbeddedAWS:
                     [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
                 )
                 return [body]
+            if environ.get("HTTP_X_AMZ_TARGET", "").startswith("AWSStepFunctions"):
+                try:
+                    self.wait_stepfunctions()
+                except Exception as exc:  # noqa: BLE001 - the caller gets AWS's error shape
+                    body = json.dumps({"__type": "ServiceUnavailable", "message": str(exc)})
+                    start_response(
+                        "503 Service Unavailable", [("Content-Type", "application/x-amz-json-1.0")]
+                    )
+                    return [body.encode()]
             return app(environ, start_response)
 
         return health_or_moto
@@ -110,9 +137,12 @@ class EmbeddedAWS:
         if self.manager is not None:
             self.manager.close()
         moto_api_backend.reset()
+        self.wait_stepfunctions()
         moto_hooks.install(self.manager.invoke, self.url)  # reset restores moto's default config
 
     def stop(self) -> None:
+        if self._thread is not None:
+            self._sfn_ready.wait(120)  # else the warm-up could hook moto again after uninstall
         if self.manager is not None:
             self.manager.close()
         if self._server is not None:
