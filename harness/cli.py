@@ -92,3 +92,19 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug or an unforeseen failure: say so, keep the traceback
+        log = _save_traceback()
+        click.secho(f"error: unexpected {type(exc).__name__}: {exc}", fg="red", err=True)
+        click.echo(f"  -> the full traceback is in {log}; please report it with that file", err=True)
+        sys.exit(1)
+
+
+def _save_traceback():
+    import traceback
+
+    from harness.config import Settings
+
+    log = Settings.from_env().state_dir / "logs" / "cli-error.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(traceback.format_exc())
+    return log

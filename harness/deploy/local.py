@@ -71,7 +71,7 @@ class LocalTarget:
 
     def function_environment(self) -> dict[str, str]:
         s = self.settings
-        url = s.lambda_model_server_url or s.extra.get("LAMBDA_MODEL_SERVER_URL") or s.model_server_url
+        url = s.lambda_model_server_url or s.model_server_url
         return {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": url}
 
     def function_tags(self, folder: str) -> dict[str, str]:

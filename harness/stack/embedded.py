@@ -6,6 +6,8 @@ from harness.config import Settings
 from harness.stack import processes
 from harness.stack.readiness import http_ok, wait_until
 
+# = harness.emulator.HEALTH_PATH; not imported, to keep moto out of the `up` process
+HEALTH_PATH = "/_harness/health"
 EMULATOR = "emulator"
 MODEL_SERVER = "model-server"
 
@@ -44,4 +46,4 @@ def start(settings: Settings, model_dir) -> dict[str, int]:
 
 
 def aws_ready(settings: Settings) -> bool:
-    return http_ok(f"{settings.aws_endpoint_url}/moto-api/", timeout=1.0)
+    return http_ok(f"{settings.aws_endpoint_url}{HEALTH_PATH}", timeout=1.0)

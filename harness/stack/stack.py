@@ -116,10 +116,9 @@ def up(settings: Settings, console: Console | None = None, sample: bool = True) 
 
 
 def _for_mode(settings: Settings, mode: str) -> Settings:
-    if mode == "docker" and not settings.extra.get("LAMBDA_MODEL_SERVER_URL"):
-        return settings.replace(
-            mode=mode, extra={**settings.extra, "LAMBDA_MODEL_SERVER_URL": compose.MODEL_SERVER_URL_IN_NETWORK}
-        )
+    if mode == "docker" and not settings.lambda_model_server_url:
+        # Lambda containers reach the endpoint by its compose service name
+        return settings.replace(mode=mode, lambda_model_server_url=compose.MODEL_SERVER_URL_IN_NETWORK)
     return settings.replace(mode=mode)
 
 
@@ -163,7 +162,7 @@ def print_status(settings: Settings, console: Console | None = None) -> None:
     for column in ("component", "address", "state", "what it stands in for"):
         table.add_column(column)
     rows = [
-        ("AWS APIs", settings.aws_endpoint_url, "/moto-api/",
+        ("AWS APIs", settings.aws_endpoint_url, "/_harness/health",
          "S3, IAM, STS, Lambda, Step Functions, CloudWatch Logs, SageMaker control plane"),
         ("endpoint", settings.model_server_url, "/ping",
          f"SageMaker endpoint {settings.endpoint_name} + runtime API + Data Capture"),

@@ -31,3 +31,10 @@ def test_as_environ_round_trips():
     back = Settings.from_env(s.as_environ())
     assert back == s
     assert set(s.as_environ()) == set(ENV)
+
+
+def test_stack_polls_the_emulators_own_health_route():
+    from harness.emulator import HEALTH_PATH
+    from harness.stack import embedded
+
+    assert embedded.HEALTH_PATH == HEALTH_PATH
