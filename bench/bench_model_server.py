@@ -225,6 +225,34 @@ def in_process(model_dir: Path, n: int) -> dict:
     return percentiles(samples)
 
 
+def capture_cpu_per_record(s3_url: str, n: int = 5000) -> dict:
+    """Data Capture's own CPU per record, measured in this thread (record + build + upload):
+    steadier than comparing two throughput runs when other work shares the machine."""
+    from harness.model_server.capture import CaptureConfig, DataCapture
+
+    settings = Settings(capture_s3_uri="s3://bench/data_capture", capture_s3_endpoint_url=s3_url)
+    capture = DataCapture(CaptureConfig.from_settings(settings)).start()
+    body, answer = png_32(), b"[0.8807970285415649, 0.11920291930761147]"
+    try:
+        capture.flush()  # warm: client creation, first connection
+        t0 = time.thread_time()
+        for _ in range(n):
+            if capture.sampled():
+                capture.record(body, "image/png", answer, "application/json")
+        t1 = time.thread_time()
+        written = capture.flush()
+        t2 = time.thread_time()
+    finally:
+        capture.stop()
+    if written != n:
+        raise SystemExit(f"capture wrote {written} of {n} records")
+    return {
+        "request_path_us": round((t1 - t0) / n * 1e6, 2),
+        "flush_us": round((t2 - t1) / n * 1e6, 2),
+        "total_us": round((t2 - t0) / n * 1e6, 2),
+    }
+
+
 def model_dir_for(artifact: Path | None, work: Path) -> tuple[Path, str]:
     from harness.model_server.artifact import unpack_artifact
 
@@ -291,6 +319,7 @@ def main() -> None:
     }
     try:
         report["in_process_model"] = in_process(model_dir, args.requests)
+        report["capture_cpu_per_record"] = capture_cpu_per_record(f"http://127.0.0.1:{s3_port}")
         server = Server(model_dir, None)
         try:
             report["boto3_latency"] = latency(server.url, args.requests)
@@ -326,6 +355,9 @@ def main() -> None:
     cpu_off = report["throughput_keepalive_capture_off"]["server_cpu_ms_per_invocation"]
     cpu_on = report["throughput_keepalive_capture_100"]["server_cpu_ms_per_invocation"]
     report["capture_cost_cpu_percent"] = round(100 * (cpu_on - cpu_off) / cpu_off, 1)
+    report["capture_cost_cpu_percent_per_record"] = round(
+        100 * report["capture_cpu_per_record"]["total_us"] / (cpu_off * 1000), 1
+    )
     report["server_capacity_per_core_per_s"] = round(1000 / cpu_off, 1)
     report["server_overhead_p50_ms"] = round(
         report["boto3_latency"]["p50_ms"] - report["in_process_model"]["p50_ms"], 3
@@ -336,7 +368,10 @@ def main() -> None:
     report["targets"] = {
         "p50_le_3ms": report["boto3_latency"]["p50_ms"] <= 3.0,
         "throughput_ge_500": rate_off >= 500,
-        "capture_cost_le_10pct": report["capture_cost_percent"] <= 10.0,
+        # the throughput A/B swings with other load on a shared machine: both are reported
+        "capture_cost_le_10pct_by_cpu_per_record": report["capture_cost_cpu_percent_per_record"]
+        <= 10.0,
+        "capture_cost_le_10pct_by_throughput_ab": report["capture_cost_percent"] <= 10.0,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
