@@ -98,6 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: boto3 reuses its connections
     disable_nagle_algorithm = True  # CONTRACTS.md section 6: without it ~40 ms per small answer
     server_version = "scones-model-server"
+    timeout = 300  # an idle keep-alive connection (and its thread) is let go after 5 minutes
     server: ModelHTTPServer
 
     # --- plumbing ---
