@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -26,3 +27,9 @@ def wait_for_ping(url: str, container, deadline_s: float = 60.0) -> None:
 
 def logs(container) -> str:
     return container.logs().decode(errors="replace")[-4000:]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -8,11 +8,12 @@ import json
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
 from botocore.config import Config
-from docker_helpers import logs, wait_for_ping
+from docker_helpers import free_port, logs, wait_for_ping
 from PIL import Image
 from support.tiny_model import expected_probabilities
 
@@ -21,6 +22,7 @@ from harness.config import Settings
 pytestmark = pytest.mark.docker
 
 RED = (200, 30, 30)
+ENDPOINT = Settings().endpoint_name
 
 
 def red_png() -> bytes:
@@ -29,20 +31,24 @@ def red_png() -> bytes:
     return buf.getvalue()
 
 
-def test_image_serves_as_sagemaker_runs_it(run_container, container_model_dir):
-    # GIVEN the image run the way SageMaker runs it, the tiny model mounted read-only
-    _, url = run_container("serve", model_dir=container_model_dir)
-    runtime = boto3.client(
+def runtime_client(url: str):
+    """boto3's sagemaker-runtime, unmodified, pointed at the container."""
+    return boto3.client(
         "sagemaker-runtime",
         endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"max_attempts": 1}, max_pool_connections=8),
     )
+
+
+def test_image_serves_as_sagemaker_runs_it(run_container, container_model_dir):
+    # GIVEN the image run the way SageMaker runs it, the tiny model mounted read-only
+    _, url = run_container("serve", model_dir=container_model_dir)
     # WHEN an unmodified boto3 client invokes the endpoint
-    response = runtime.invoke_endpoint(
-        EndpointName=Settings().endpoint_name, ContentType="image/png", Body=red_png()
+    response = runtime_client(url).invoke_endpoint(
+        EndpointName=ENDPOINT, ContentType="image/png", Body=red_png()
     )
     # THEN it gets the model's answer, computed independently with numpy
     assert response["ContentType"] == "application/json"
@@ -113,3 +119,85 @@ def test_server_answers_after_bad_input(run_container, container_model_dir):
         urllib.request.urlopen(request, timeout=10)
     assert 400 <= err.value.code < 500
     wait_for_ping(url, container, deadline_s=5)
+
+
+@pytest.fixture
+def moto_s3_on_loopback():
+    """moto's S3 on 127.0.0.1 and a free port; the container reaches it over the host network."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def test_container_data_capture_is_flushed_on_sigterm(
+    docker_client, model_server_image, container_model_dir, moto_s3_on_loopback
+):
+    # GIVEN the container with Data Capture at 100 % into an S3 API, flushing only on shutdown
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_s3_on_loopback,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    s3.create_bucket(Bucket="capture-docker")
+    port = free_port()
+    container = docker_client.containers.run(
+        model_server_image,
+        ["serve"],
+        detach=True,
+        network_mode="host",  # loopback only: it binds 127.0.0.1 and writes to moto on 127.0.0.1
+        volumes={str(container_model_dir): {"bind": "/opt/ml/model", "mode": "ro"}},
+        environment={
+            "MODEL_SERVER_HOST": "127.0.0.1",
+            "MODEL_SERVER_PORT": str(port),
+            "CAPTURE_ENABLED": "true",
+            "CAPTURE_SAMPLING_PERCENTAGE": "100",
+            "CAPTURE_FLUSH_SECONDS": "600",
+            "CAPTURE_S3_ENDPOINT_URL": moto_s3_on_loopback,
+            "SCONES_BUCKET": "capture-docker",
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": "us-east-1",
+        },
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_ping(url, container)
+        # WHEN a burst of InvokeEndpoint calls (the runtime path, where SageMaker captures)
+        # is followed at once by docker stop (SIGTERM)
+        runtime = runtime_client(url)
+        body = red_png()
+        with ThreadPoolExecutor(4) as pool:
+            responses = list(
+                pool.map(
+                    lambda _: runtime.invoke_endpoint(
+                        EndpointName=ENDPOINT, ContentType="image/png", Body=body
+                    ),
+                    range(20),
+                )
+            )
+        assert all(r["ResponseMetadata"]["HTTPStatusCode"] == 200 for r in responses)
+        container.stop(timeout=30)
+        container.reload()
+        assert container.attrs["State"]["ExitCode"] == 0, logs(container)
+    finally:
+        container.remove(force=True)
+    # THEN every request left exactly one record, in SageMaker's key layout
+    listed = s3.list_objects_v2(Bucket="capture-docker", Prefix="data_capture/")
+    keys = [item["Key"] for item in listed.get("Contents", [])]
+    assert keys, "no Data Capture file was written on shutdown"
+    assert all(k.startswith("data_capture/scones-image-classifier/AllTraffic/") for k in keys)
+    records = [
+        json.loads(line)
+        for key in keys
+        for line in s3.get_object(Bucket="capture-docker", Key=key)["Body"].read().splitlines()
+    ]
+    assert len(records) == 20
+    assert {r["captureData"]["endpointInput"]["observedContentType"] for r in records} == {
+        "image/png"
+    }
