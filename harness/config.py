@@ -52,6 +52,7 @@ ENV = {
     "CAPTURE_S3_ENDPOINT_URL": ("capture_s3_endpoint_url", str),
     "LAMBDA_WORKERS_PER_FUNCTION": ("lambda_workers_per_function", int),
     "LAMBDA_MAX_WORKERS_PER_FUNCTION": ("lambda_max_workers_per_function", int),
+    "LAMBDA_PREWARM": ("lambda_prewarm", bool),
     # the model server's address as a Lambda sees it (docker: http://model-server:8080)
     "LAMBDA_MODEL_SERVER_URL": ("lambda_model_server_url", str),
     "SCONES_ECR_REPOSITORY": ("ecr_repository", str),
@@ -98,6 +99,7 @@ class Settings:
 
     lambda_workers_per_function: int = 2
     lambda_max_workers_per_function: int = 4  # warm pool grows on demand up to this
+    lambda_prewarm: bool = True  # start a function's warm workers at CreateFunction
     lambda_model_server_url: str = ""  # empty: model_server_url
     ecr_repository: str = "scones-model-server"  # AWS target: where the model-server image goes
     # the workflow's sources (not from the environment; tests point them at their own copies)

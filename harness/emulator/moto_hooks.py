@@ -2,6 +2,8 @@
 
 - `LambdaFunction._invoke_lambda(self, event) -> (payload, errored, logs)`: moto runs Lambda
   code only through Docker there; we route it to our warm awslambdaric workers instead.
+- `LambdaBackend.create_function`: optionally tells us about a new function, so that its
+  warm workers start while the deploy goes on (what a first invoke would otherwise wait for).
 - `LambdaFunction.invoke`: moto flags every function error as "Handled"; AWS answers
   "Unhandled" for errors the runtime reports, so we rewrite the header.
 - `stepfunctions.execute_state_machine`: moto executes state machines only when set.
@@ -58,11 +60,14 @@ def _raise_if(problems: list[str]) -> None:
 
 
 def _lambda_problems() -> list[str]:
-    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda.models import LambdaBackend, LambdaFunction
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
 
     problems = []
+    create = _installed.get("create_function") or getattr(LambdaBackend, "create_function", None)
+    if create is None or list(inspect.signature(create).parameters) != ["self", "spec"]:
+        problems.append("LambdaBackend.create_function(self, spec) changed")
     hook = _installed.get("_invoke_lambda") or getattr(LambdaFunction, "_invoke_lambda", None)
     if hook is None:
         problems.append("moto.awslambda.models.LambdaFunction._invoke_lambda is gone")
@@ -116,16 +121,20 @@ def _stepfunctions_problems() -> list[str]:
     return problems
 
 
-def install(invoke_hook: InvokeHook, endpoint_url: str) -> None:
+def install(
+    invoke_hook: InvokeHook, endpoint_url: str, created_hook: Callable | None = None
+) -> None:
     """Enable state machine execution and route Lambda invokes and SFN clients to us."""
-    install_lambda(invoke_hook)
+    install_lambda(invoke_hook, created_hook)
     install_stepfunctions(endpoint_url)
 
 
-def install_lambda(invoke_hook: InvokeHook) -> None:
-    """The Lambda hooks and moto's config: cheap, done before the server answers."""
+def install_lambda(invoke_hook: InvokeHook, created_hook: Callable | None = None) -> None:
+    """The Lambda hooks and moto's config: cheap, done before the server answers.
+
+    created_hook(function) is called after CreateFunction, if given."""
     _raise_if(_lambda_problems())
-    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda.models import LambdaBackend, LambdaFunction
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
@@ -143,7 +152,15 @@ def install_lambda(invoke_hook: InvokeHook) -> None:
         if "_invoke_lambda" not in _installed:
             _installed["_invoke_lambda"] = LambdaFunction._invoke_lambda
             _installed["invoke"] = LambdaFunction.invoke
+            _installed["create_function"] = LambdaBackend.create_function
         original_invoke = _installed["invoke"]
+        original_create = _installed["create_function"]
+
+        def create_function(self, spec):
+            function = original_create(self, spec)
+            if created_hook is not None:
+                created_hook(function)
+            return function
 
         def _invoke_lambda(self, event=None):
             return invoke_hook(self, event)
@@ -156,6 +173,7 @@ def install_lambda(invoke_hook: InvokeHook) -> None:
 
         LambdaFunction._invoke_lambda = _invoke_lambda
         LambdaFunction.invoke = invoke
+        LambdaBackend.create_function = create_function
 
 
 def install_stepfunctions(endpoint_url: str) -> None:
@@ -177,8 +195,11 @@ def uninstall() -> None:
         for key, value in _installed.pop("config", {}).items():
             default_user_config[key] = value
         if "_invoke_lambda" in _installed:
+            from moto.awslambda.models import LambdaBackend
+
             LambdaFunction._invoke_lambda = _installed.pop("_invoke_lambda")
             LambdaFunction.invoke = _installed.pop("invoke")
+            LambdaBackend.create_function = _installed.pop("create_function")
         if "parse" in _installed:
             from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 

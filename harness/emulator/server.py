@@ -73,13 +73,16 @@ class EmbeddedAWS:
             min_workers=self.settings.lambda_workers_per_function,
             max_workers=self.settings.lambda_max_workers_per_function,
         )
-        moto_hooks.install_lambda(self.manager.invoke)
+        moto_hooks.install_lambda(self.manager.invoke, self._created_hook())
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name="embedded-aws"
         )
         self._thread.start()
         threading.Thread(target=self._warm_stepfunctions, daemon=True, name="sfn-warm-up").start()
         return self
+
+    def _created_hook(self):
+        return self.manager.prewarm if self.settings.lambda_prewarm else None
 
     def _warm_stepfunctions(self) -> None:
         try:
@@ -138,7 +141,9 @@ class EmbeddedAWS:
             self.manager.close()
         moto_api_backend.reset()
         self.wait_stepfunctions()
-        moto_hooks.install(self.manager.invoke, self.url)  # reset restores moto's default config
+        moto_hooks.install(
+            self.manager.invoke, self.url, self._created_hook()
+        )  # reset restores moto's default config
 
     def stop(self) -> None:
         if self._thread is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -66,6 +67,8 @@ class Worker:
         self.init_error: bytes | None = None
         self.init_ms: float | None = None
         self._started = time.monotonic()
+        self._output = threading.Condition()  # held while output is read and logged
+        self._output_closed = False
         self.logs = WorkerLogStream(pool.function)
         self.api = RuntimeAPIServer(self, pool.lookup, pool.host)
         env = dict(
@@ -105,13 +108,38 @@ class Worker:
             pass
 
     def _pump_logs(self) -> None:
-        for raw in self.proc.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            self.logs.write(line)
-            invocation = self.current
-            if invocation is not None:
-                invocation.log_tail.append(line)
-                del invocation.log_tail[:-40]
+        """Log the worker's output line by line; reads only while holding `_output`."""
+        fd, pending = self.proc.stdout.fileno(), b""
+        while True:
+            select.select([fd], [], [])
+            with self._output:
+                chunk = os.read(fd, 65536)
+                if chunk:
+                    *lines, pending = (pending + chunk).split(b"\n")
+                else:  # EOF: the worker ended
+                    lines, pending = ([pending] if pending else []), b""
+                    self._output_closed = True
+                for raw in lines:
+                    self._log_line(raw.decode("utf-8", "replace"))
+                self._output.notify_all()
+            if self._output_closed:
+                return
+
+    def _log_line(self, line: str) -> None:
+        self.logs.write(line)
+        invocation = self.current
+        if invocation is not None:
+            invocation.log_tail.append(line)
+            del invocation.log_tail[:-40]
+
+    def drain_output(self, timeout: float = 0.05) -> None:
+        """Wait until what the worker wrote so far is logged (it writes before it answers)."""
+        fd, deadline = self.proc.stdout.fileno(), time.monotonic() + timeout
+        with self._output:
+            while not self._output_closed and select.select([fd], [], [], 0)[0]:
+                if time.monotonic() > deadline:
+                    return
+                self._output.wait(0.005)
 
     def _wait_exit(self) -> None:
         returncode = self.proc.wait()
@@ -171,6 +199,16 @@ class FunctionPool:
             "\n".join(invocation.log_tail),
         )
 
+    def worker_count(self) -> int:
+        with self._cond:
+            return sum(1 for w in self._workers if not w.dead)
+
+    def prewarm(self) -> None:
+        self._refresh()
+        with self._cond:
+            if not self._closed:
+                self._grow()
+
     def _await(self, invocation: Invocation) -> None:
         if not invocation.picked.wait(PICKUP_TIMEOUT):
             with self._cond:
@@ -228,12 +266,13 @@ class FunctionPool:
                 worker.kill()
         self._cond.notify_all()
 
-    def _grow(self) -> None:
+    def _grow(self, keep_min: bool = True) -> None:
         """Start workers so that every waiting invocation has one coming (called locked)."""
         live = [w for w in self._workers if not w.retired and not w.dead]
         coming = sum(1 for w in live if not w.ready or w.current is None)
         waiting = sum(1 for inv in self._queue if not inv.cancelled)
-        while len(live) < self._max and (len(live) < self._min or coming < waiting):
+        minimum = self._min if keep_min else 0
+        while len(live) < self._max and (len(live) < minimum or coming < waiting):
             live.append(self._spawn())
             coming += 1
 
@@ -301,6 +340,7 @@ class FunctionPool:
                 self._cond.wait(1.0)
 
     def complete(self, worker: Worker, invocation: Invocation, body: bytes, errored: bool) -> None:
+        worker.drain_output()  # its log lines belong to this invocation, before END/REPORT
         with self._cond:  # free the worker first, so the next invoke sees it available
             if worker.current is invocation:
                 worker.current = None
@@ -327,8 +367,8 @@ class FunctionPool:
                 invocation = next((i for i in self._queue if not i.cancelled), None)
                 if invocation is not None:
                     self._queue.remove(invocation)
-            if not self._closed:
-                self._grow()
+            if not self._closed:  # replace it only for waiting work: a broken init must not loop
+                self._grow(keep_min=False)
         if invocation is not None:
             if worker.init_error and not worker.ready:
                 invocation.finish(worker.init_error, True)
@@ -370,7 +410,7 @@ class WorkerManager:
         self._pools: dict[tuple, FunctionPool] = {}
         self._lock = threading.Lock()
 
-    def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
+    def _pool(self, function: Any) -> FunctionPool:
         key = (function.account_id, function.region, function.function_name, str(function.version))
         with self._lock:
             pool = self._pools.get(key)
@@ -378,13 +418,24 @@ class WorkerManager:
                 if pool is not None:
                     pool.close()
                 pool = self._pools[key] = FunctionPool(function, **self._options)
+        return pool
+
+    def prewarm(self, function: Any) -> None:
+        """Start the function's warm workers now, in the background (after CreateFunction)."""
+        pool = self._pool(function)
+        threading.Thread(target=pool.prewarm, daemon=True, name="lambda-prewarm").start()
+
+    def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
+        pool = self._pool(function)
         # moto hands us the JSON-decoded payload (or the string "{}" for an empty one)
         body = b"{}" if event is None or event == "{}" else json.dumps(event).encode()
         return pool.invoke(body)
 
-    def workers(self) -> int:
+    def workers(self, function_name: str | None = None) -> int:
+        """How many worker processes run (for one function, or all)."""
         with self._lock:
-            return sum(len(pool._workers) for pool in self._pools.values())
+            pools = [p for key, p in self._pools.items() if function_name in (None, key[2])]
+        return sum(pool.worker_count() for pool in pools)
 
     def close(self) -> None:
         with self._lock:

@@ -246,3 +246,12 @@ def test_hot_reload_contract_with_shared_package(client, role_arn, invoke, tmp_p
         pass
     assert result["label"] == "motorcycle"
     assert not list(root.rglob("__pycache__"))  # the source folders stay clean
+
+
+def test_create_function_starts_warm_workers(aws, make_function, invoke):
+    name = make_function(COUNTER)
+    deadline = time.monotonic() + 10
+    while aws.manager.workers(name) < aws.settings.lambda_workers_per_function:
+        assert time.monotonic() < deadline, "no warm worker started after CreateFunction"
+        time.sleep(0.02)
+    assert invoke(name, {})[0]["inits"] == 1
