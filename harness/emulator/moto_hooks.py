@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import sys
 import threading
 from collections.abc import Callable
@@ -332,3 +333,34 @@ def _cache_json_paths(size: int = 512) -> None:
         saved.append((module, module.parse))
         module.parse = functools.lru_cache(maxsize=size)(module.parse)  # expressions are stateless
     _installed["json_path_parse"] = saved
+
+
+_WARM_UP_DEFINITION = json.dumps(
+    {
+        "StartAt": "Task",
+        "States": {
+            "Task": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "warm-up", "Payload.$": "$"},
+                "ResultPath": "$.result",
+                "OutputPath": "$.Payload",
+                "End": True,
+                "Retry": [{"ErrorEquals": ["Lambda.ServiceException"], "MaxAttempts": 1}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Task"}],
+            }
+        },
+    }
+)
+
+
+def warm_up(region: str) -> None:
+    """Pay the interpreter's first-use costs now (ANTLR, ply tables, the Lambda client),
+    not in the first execution the user is waiting for."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    AmazonStateLanguageParser.parse(_WARM_UP_DEFINITION)
+    for module in _json_path_modules():
+        module.parse("$.Payload")
+    boto_client.boto_client_for(region=region, service="lambda")

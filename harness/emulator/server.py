@@ -87,6 +87,7 @@ class EmbeddedAWS:
     def _warm_stepfunctions(self) -> None:
         try:
             moto_hooks.install_stepfunctions(self.url)
+            moto_hooks.warm_up(self.settings.region)
         except Exception as exc:  # noqa: BLE001 - reported on every Step Functions request
             self._sfn_error = exc
         self._sfn_ready.set()
