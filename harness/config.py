@@ -56,6 +56,7 @@ ENV = {
     # the model server's address as a Lambda sees it (docker: http://model-server:8080)
     "LAMBDA_MODEL_SERVER_URL": ("lambda_model_server_url", str),
     "SCONES_ECR_REPOSITORY": ("ecr_repository", str),
+    "SM_OUTPUT_DIR": ("training_output_dir", Path),  # model_training writes `failure` here
 }
 
 
@@ -102,6 +103,8 @@ class Settings:
     lambda_prewarm: bool = True  # start a function's warm workers at CreateFunction
     lambda_model_server_url: str = ""  # empty: model_server_url
     ecr_repository: str = "scones-model-server"  # AWS target: where the model-server image goes
+    # training (SageMaker sets SM_OUTPUT_DIR=/opt/ml/output in a training container)
+    training_output_dir: Path = REPO_ROOT / ".harness" / "training"
     # the workflow's sources (not from the environment; tests point them at their own copies)
     lambdas_dir: Path = LAMBDAS_DIR
     state_machine_file: Path = STATE_MACHINE_FILE
