@@ -17,6 +17,9 @@
 - `parse` in asl.utils.json_path and asl.component.common.path.result_path: jsonpath_ng
   builds a new ply parser (reading its LR tables) for every path it evaluates, i.e. for
   every InputPath/OutputPath/ResultPath of every state; we cache the parsed expressions.
+- `moto.batch`: the interpreter needs only `moto.batch.utils.JobStatus`, but the package's
+  __init__ loads the Batch and EC2 models (~2 s of CPU at every start); we import the utils
+  module alone. A later `import moto.batch` still loads the real package.
 - `DomainDispatcherApplication.get_backend_for_host`: lists moto's package folder on disk
   for every request (under a global lock); `dispatcher_app()` remembers the answer per host.
 
@@ -27,10 +30,13 @@ tests/emulator/test_emulator_moto_hooks.py calls it.
 from __future__ import annotations
 
 import functools
+import importlib
+import importlib.util
 import inspect
 import json
 import sys
 import threading
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -98,6 +104,7 @@ def _lambda_problems() -> list[str]:
 
 
 def _stepfunctions_problems() -> list[str]:
+    _import_batch_utils_alone()
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.parse import asl_parser
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
@@ -364,3 +371,21 @@ def warm_up(region: str) -> None:
     for module in _json_path_modules():
         module.parse("$.Payload")
     boto_client.boto_client_for(region=region, service="lambda")
+
+
+def _import_batch_utils_alone() -> None:
+    if "moto.batch.utils" in sys.modules or "moto.batch" in sys.modules:
+        return
+    spec = importlib.util.find_spec("moto.batch")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    placeholder = types.ModuleType("moto.batch")  # a package without its __init__ run
+    placeholder.__path__ = list(spec.submodule_search_locations)
+    placeholder.__spec__ = spec
+    sys.modules["moto.batch"] = placeholder
+    try:
+        importlib.import_module("moto.batch.utils")
+    except ImportError:  # moto moved it: the interpreter's own import will load the package
+        pass
+    finally:
+        del sys.modules["moto.batch"]

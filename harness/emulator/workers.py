@@ -204,10 +204,11 @@ class FunctionPool:
             return sum(1 for w in self._workers if not w.dead)
 
     def prewarm(self) -> None:
+        """One warm worker ahead of the first invoke (which tops the pool up to its minimum)."""
         self._refresh()
         with self._cond:
             if not self._closed:
-                self._grow()
+                self._grow(minimum=1)
 
     def _await(self, invocation: Invocation) -> None:
         if not invocation.picked.wait(PICKUP_TIMEOUT):
@@ -266,12 +267,12 @@ class FunctionPool:
                 worker.kill()
         self._cond.notify_all()
 
-    def _grow(self, keep_min: bool = True) -> None:
+    def _grow(self, minimum: int | None = None) -> None:
         """Start workers so that every waiting invocation has one coming (called locked)."""
         live = [w for w in self._workers if not w.retired and not w.dead]
         coming = sum(1 for w in live if not w.ready or w.current is None)
         waiting = sum(1 for inv in self._queue if not inv.cancelled)
-        minimum = self._min if keep_min else 0
+        minimum = self._min if minimum is None else minimum
         while len(live) < self._max and (len(live) < minimum or coming < waiting):
             live.append(self._spawn())
             coming += 1
@@ -368,7 +369,7 @@ class FunctionPool:
                 if invocation is not None:
                     self._queue.remove(invocation)
             if not self._closed:  # replace it only for waiting work: a broken init must not loop
-                self._grow(keep_min=False)
+                self._grow(minimum=0)
         if invocation is not None:
             if worker.init_error and not worker.ready:
                 invocation.finish(worker.init_error, True)

@@ -55,3 +55,8 @@ def test_reset_forgets_resources_and_ends_workers(aws, client, role_arn, make_fu
     client("iam").create_role(RoleName=role_arn.rsplit("/", 1)[1], AssumeRolePolicyDocument="{}")
     name = make_function("def handler(event, context):\n    return 'again'\n")  # still works after
     assert invoke(name, {}) == ("again", None)
+
+
+def test_batch_still_served_after_importing_only_its_utils(aws, client):
+    # the interpreter loads moto.batch.utils alone (startup time); the Batch API must still work
+    assert client("batch").describe_compute_environments()["computeEnvironments"] == []
