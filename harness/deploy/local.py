@@ -24,7 +24,8 @@ from harness.errors import HarnessError
 LOCAL_IMAGE = "scones-model-server:local"  # a record only: the stack runs the model server itself
 CODE_PATHS_TAG = "harness:code-paths"
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-_CONFIG = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 2}, max_pool_connections=16)
+_CONFIG = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 2}, max_pool_connections=16,
+                 request_checksum_calculation="when_required")  # no CRC32 per test image
 
 # Creating a client loads its service model and endpoint rules (~0.1 s each): keep them per
 # process, so a redeploy from the same process (tests, benchmarks, `up` twice) skips that.

@@ -17,7 +17,7 @@ from harness.errors import HarnessError
 
 IMAGE_PREFIX = "test/"
 MODEL_PREFIX = "models"
-_UPLOAD_THREADS = 8
+_UPLOAD_THREADS = 16
 
 
 def ensure_bucket(run: Run) -> None:
