@@ -1,0 +1,105 @@
+"""data -> training -> temperature -> ONNX -> checks -> model.tar.gz + metrics.json."""
+
+from __future__ import annotations
+
+import platform
+import tempfile
+import time
+from dataclasses import asdict
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from harness.errors import HarnessError
+from model_training import calibration
+from model_training.dataset import data_hash, load_split
+from model_training.export import export_onnx, onnx_probabilities, pack, to_json
+from model_training.preprocess import METADATA
+from model_training.train import TrainConfig, TrainResult, predict_logits, train
+
+# The exported graph must compute what PyTorch computes.
+ONNX_TOLERANCE = 1e-4
+
+
+def package_versions() -> dict[str, str]:
+    names = ("torch", "onnx", "onnxruntime", "numpy", "pillow")
+    return {"python": platform.python_version(), **{name: version(name) for name in names}}
+
+
+def export_checked(result: TrainResult, temperature: float, images: np.ndarray) -> tuple[bytes, float]:
+    """Export, then compare onnxruntime's probabilities with PyTorch's on `images`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.onnx"
+        serving = export_onnx(result.nets, temperature, path)
+        onnx_bytes = path.read_bytes()
+    with torch.no_grad():
+        expected = serving(torch.from_numpy(images)).numpy()
+    diff = float(np.abs(onnx_probabilities(onnx_bytes, images) - expected).max())
+    if diff > ONNX_TOLERANCE:
+        raise HarnessError(f"the ONNX graph differs from PyTorch by {diff:.2e} (> {ONNX_TOLERANCE})",
+                           "check the torch / onnx / onnxruntime versions pinned in pyproject.toml")
+    return onnx_bytes, diff
+
+
+def evaluate(probs: np.ndarray, labels: np.ndarray, paths: list[str], threshold: float) -> dict:
+    return {
+        "test_images": len(labels),
+        "accuracy": float((probs.argmax(1) == labels).mean()),
+        **calibration.acceptance(probs, labels, threshold),
+        "confusion_matrix": calibration.confusion_matrix(probs, labels),
+        "confusion_matrix_axes": "rows: true label, columns: predicted label; 0 bicycle, 1 motorcycle",
+        "test_predictions": [
+            {"path": path, "label": int(label), "probabilities": [float(p) for p in row]}
+            for path, label, row in zip(paths, labels, probs)
+        ],
+    }
+
+
+def run(data_dir: Path, output_dir: Path, config: TrainConfig | None = None,
+        threshold: float = 0.93, progress: bool = True) -> dict:
+    """Train, export, check and write `output_dir/model.tar.gz` and `output_dir/metrics.json`."""
+    config = config or TrainConfig()
+    started = time.perf_counter()
+    train_split, test_split = load_split(data_dir, "train"), load_split(data_dir, "test")
+    result = train(train_split, config, progress=progress)
+
+    # one temperature fitted on the validation split (never on test/), folded into the graph
+    val_logits = predict_logits(result.nets, result.val.images)
+    temperature = calibration.fit_temperature(val_logits, result.val.labels)
+    onnx_bytes, diff = export_checked(result, temperature, test_split.images)
+
+    # every test figure comes from onnxruntime running the exported graph: what the endpoint serves
+    probs = onnx_probabilities(onnx_bytes, test_split.images)
+    test_logits = predict_logits(result.nets, test_split.images)
+    uncalibrated = calibration.acceptance(calibration.softmax(test_logits), test_split.labels, threshold)
+    evaluation = evaluate(probs, test_split.labels, test_split.paths, threshold)
+    predictions = evaluation.pop("test_predictions")
+    metrics = {
+        "format_version": 1,
+        **evaluation,
+        "uncalibrated": {k: uncalibrated[k] for k in ("accepted", "coverage", "accuracy_at_threshold")},
+        "temperature": temperature,
+        "validation": {
+            "images": len(result.val.labels),
+            "accuracy": float((val_logits.argmax(1) == result.val.labels).mean()),
+            "nll_before": calibration.nll(val_logits, result.val.labels),
+            "nll_after": calibration.nll(val_logits, result.val.labels, temperature),
+        },
+        "training_seconds": round(result.seconds, 1),
+        "epochs": result.epochs_run,
+        "members": [{k: m[k] for k in ("seed", "epochs_run", "best_epoch")} for m in result.members],
+        "seed": config.seed,
+        "config": asdict(config),
+        "parameters": sum(p.numel() for net in result.nets for p in net.parameters()),
+        "onnx_max_abs_diff": diff,
+        "data_hash": data_hash(data_dir),
+        "versions": package_versions(),
+        "total_seconds": round(time.perf_counter() - started, 1),
+        "test_predictions": predictions,
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    pack(output_dir / "model.tar.gz", onnx_bytes, METADATA, metrics)
+    (output_dir / "metrics.json").write_bytes(to_json(metrics))
+    return metrics

@@ -1,0 +1,92 @@
+"""A one-epoch training on a handful of images, exported and packed like the real artifact."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from model_training import export
+from model_training.dataset import Split, load_split
+from model_training.preprocess import METADATA
+from model_training.train import TrainConfig, train
+
+TINY = TrainConfig(seed=3, members=2, max_epochs=1, min_epochs=1, batch_size=8, val_fraction=0.25,
+                   widths=(4, 8, 8))
+
+
+@pytest.fixture(scope="module")
+def handful(data_dir: Path) -> Split:
+    full = load_split(data_dir, "train")
+    pick = np.concatenate([np.flatnonzero(full.labels == c)[:8] for c in (0, 1)])
+    return Split(full.images[pick], full.labels[pick], [full.paths[i] for i in pick])
+
+
+@pytest.fixture(scope="module")
+def trained(handful: Split):
+    return train(handful, TINY, progress=False)
+
+
+def test_one_epoch_gives_an_onnx_graph_that_matches_pytorch(trained, handful, tmp_path):
+    path = tmp_path / "model.onnx"
+    serving = export.export_onnx(trained.nets, temperature=0.7, path=path)
+
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    assert max(op.version for op in model.opset_import if op.domain in ("", "ai.onnx")) >= 17
+    assert [i.name for i in model.graph.input] == ["input"]
+    assert [o.name for o in model.graph.output] == ["probabilities"]
+    for batch in (1, 5, len(handful.images)):  # the batch dimension is dynamic
+        images = handful.images[:batch]
+        with torch.no_grad():
+            expected = serving(torch.from_numpy(images)).numpy()
+        actual = export.onnx_probabilities(path, images)
+        assert actual.shape == (batch, 2)
+        np.testing.assert_allclose(actual, expected, atol=1e-4, rtol=0)
+        np.testing.assert_allclose(actual.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_temperature_is_inside_the_graph(trained, handful, tmp_path):
+    images = handful.images[:6]
+    sharp = export.onnx_probabilities(_export(trained, 0.5, tmp_path / "a.onnx"), images)
+    soft = export.onnx_probabilities(_export(trained, 2.0, tmp_path / "b.onnx"), images)
+    # same ranking, and a higher temperature pulls every top probability towards 0.5
+    assert (sharp.argmax(1) == soft.argmax(1)).all()
+    assert (np.abs(soft - 0.5) <= np.abs(sharp - 0.5) + 1e-6).all()
+
+
+def _export(trained, temperature: float, path: Path) -> Path:
+    export.export_onnx(trained.nets, temperature, path)
+    return path
+
+
+def test_same_seed_gives_the_same_weights(trained, handful):
+    again = train(handful, TINY, progress=False)
+    for a, b in zip(trained.nets, again.nets):
+        for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+            assert torch.equal(x, y), name
+    assert trained.members[0]["history"] == again.members[0]["history"]
+
+
+def test_validation_comes_from_train_only_and_is_stratified(trained, handful):
+    assert all(p.startswith("train/") for p in trained.val.paths)
+    assert sorted(np.bincount(trained.val.labels).tolist()) == [2, 2]
+
+
+def test_pack_puts_members_at_the_root_with_reproducible_bytes(tmp_path):
+    metrics = {"accuracy": 0.5, "test_predictions": []}
+    first = export.pack(tmp_path / "one" / "model.tar.gz", b"onnx-bytes", METADATA, metrics)
+    second = export.pack(tmp_path / "two" / "model.tar.gz", b"onnx-bytes", METADATA, metrics)
+
+    assert first.read_bytes() == second.read_bytes()
+    with tarfile.open(first, "r:gz") as tar:
+        assert tar.getnames() == ["model.onnx", "metadata.json", "metrics.json"]
+    members = export.read_artifact(first)
+    assert members["model.onnx"] == b"onnx-bytes"
+    assert json.loads(members["metadata.json"]) == METADATA
+    assert json.loads(members["metrics.json"]) == metrics

@@ -1,0 +1,53 @@
+"""`python -m model_training`: the whole pipeline on the real data with a tiny network, and the
+SageMaker-style failure file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from harness.config import REPO_ROOT
+from model_training import __main__ as cli
+from model_training.export import read_artifact
+from model_training.pipeline import run
+from model_training.train import TrainConfig
+
+
+def test_pipeline_writes_artifact_and_metrics(data_dir, tmp_path):
+    config = TrainConfig(seed=1, max_epochs=1, min_epochs=1, widths=(4, 8, 8))
+
+    metrics = run(data_dir, tmp_path, config, threshold=0.93, progress=False)
+
+    members = read_artifact(tmp_path / "model.tar.gz")
+    assert json.loads(members["metrics.json"]) == json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["epochs"] == 1 and metrics["seed"] == 1
+    assert metrics["onnx_max_abs_diff"] <= 1e-4
+    assert metrics["validation"]["images"] == 100  # 10 % of train/
+    assert metrics["data_hash"].startswith("sha256:")
+    predictions = metrics["test_predictions"]
+    probs = np.array([p["probabilities"] for p in predictions])
+    labels = np.array([p["label"] for p in predictions])
+    assert metrics["accuracy"] == (probs.argmax(1) == labels).mean()
+    assert np.asarray(metrics["confusion_matrix"]).trace() == round(metrics["accuracy"] * 200)
+
+
+def test_failure_writes_the_failure_file_and_exits_non_zero(tmp_path, monkeypatch):
+    monkeypatch.setenv("SM_OUTPUT_DIR", str(tmp_path / "output"))
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+
+    code = cli.main(["--data-dir", str(empty), "--output", str(tmp_path / "artifact"), "--quiet"])
+
+    assert code == 1
+    failure = (tmp_path / "output" / "failure").read_text()
+    assert "incomplete" in failure and "model_training.data" in failure
+    assert not (tmp_path / "artifact").exists()
+
+
+def test_module_help_runs_without_training():
+    out = subprocess.run([sys.executable, "-m", "model_training", "--help"], cwd=REPO_ROOT,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0 and "--data-dir" in out.stdout
