@@ -140,11 +140,7 @@ class EmbeddedAWS:
 
         if self.manager is not None:
             self.manager.close()
-        moto_api_backend.reset()
-        self.wait_stepfunctions()
-        moto_hooks.install(
-            self.manager.invoke, self.url, self._created_hook()
-        )  # reset restores moto's default config
+        moto_api_backend.reset()  # the hooks and moto's config stay as they are
 
     def stop(self) -> None:
         if self._thread is not None:

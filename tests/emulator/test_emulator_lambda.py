@@ -255,3 +255,21 @@ def test_create_function_starts_warm_workers(aws, make_function, invoke):
         assert time.monotonic() < deadline, "no warm worker started after CreateFunction"
         time.sleep(0.02)
     assert invoke(name, {})[0]["inits"] == 1
+
+
+def test_missing_code_folder_is_reported(client, role_arn, invoke, tmp_path):
+    from harness.emulator import CODE_PATHS_TAG
+
+    name = f"gone-{uuid.uuid4().hex[:8]}"
+    client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role_arn,
+        Handler="handler.handler",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+        Tags={CODE_PATHS_TAG: str(tmp_path / "no-such-folder")},
+    )
+    payload, error = invoke(name, {})
+    assert error == "Unhandled"
+    assert payload["errorType"] == "Runtime.ExitError"
+    assert "no-such-folder" in payload["errorMessage"]

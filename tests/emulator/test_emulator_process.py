@@ -132,3 +132,17 @@ def test_stop_puts_moto_back_as_it_was(tmp_path):
         os.environ.get("MOTO_PORT"),
     )
     assert after == before
+
+
+def test_public_interface_is_pinned():
+    import harness.emulator
+
+    assert sorted(harness.emulator.__all__) == [
+        "CODE_PATHS_TAG",
+        "EmbeddedAWS",
+        "HEALTH_PATH",
+        "is_ready",
+        "wait_ready",
+    ]
+    assert harness.emulator.CODE_PATHS_TAG == "harness:code-paths"  # the deployer's contract
+    assert harness.emulator.HEALTH_PATH == "/_harness/health"

@@ -1,0 +1,173 @@
+"""One warm Lambda sandbox: a `python -m awslambdaric <Handler>` process and its Runtime API.
+
+The process runs in its own process group (so a kill takes its children too) with Lambda's
+environment; its stdout and stderr go line by line to its CloudWatch Logs stream.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from harness.emulator.code import CodeSource
+from harness.emulator.logs import WorkerLogStream
+from harness.emulator.runtime_api import Invocation, RuntimeAPIServer
+
+if TYPE_CHECKING:
+    from harness.emulator.workers import FunctionPool
+
+_SIGNALS = {
+    signal.SIGKILL: "killed",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGTERM: "terminated",
+}
+_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "LD_LIBRARY_PATH")
+
+
+def exit_reason(returncode: int) -> str:
+    if returncode < 0:
+        name = _SIGNALS.get(-returncode) or signal.Signals(-returncode).name.lower()
+        return f"Runtime exited with error: signal: {name}"
+    if returncode == 0:
+        return "Runtime exited without providing a reason"
+    return f"Runtime exited with error: exit status {returncode}"
+
+
+class Worker:
+    """One awslambdaric process and the Runtime API it polls."""
+
+    def __init__(
+        self,
+        pool: FunctionPool,
+        generation: int,
+        env: dict[str, str],
+        source: CodeSource,
+        handler: str,
+    ):
+        self.pool = pool
+        self.generation = generation
+        self.current: Invocation | None = None
+        self.ready = False
+        self.retired = False
+        self.dead = False
+        self.init_error: bytes | None = None
+        self.init_ms: float | None = None
+        self._started = time.monotonic()
+        self._output = threading.Condition()  # held while output is read and logged
+        self._output_closed = False
+        self.logs = WorkerLogStream(pool.function)
+        self.api = RuntimeAPIServer(self, pool.lookup, pool.host)
+        env = dict(
+            env, AWS_LAMBDA_RUNTIME_API=self.api.address, AWS_LAMBDA_LOG_STREAM_NAME=self.logs.name
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "awslambdaric", handler],
+            cwd=source.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill() takes children too
+        )
+        threading.Thread(target=self._pump_logs, daemon=True, name="lambda-logs").start()
+        threading.Thread(target=self._wait_exit, daemon=True, name="lambda-exit").start()
+
+    # Runtime API side (called from its request threads)
+    def next_invocation(self) -> Invocation | None:
+        if not self.ready:
+            self.ready = True
+            self.init_ms = (time.monotonic() - self._started) * 1000
+        return self.pool.take(self)
+
+    def init_failed(self, body: bytes) -> None:
+        self.init_error = body
+
+    def complete(self, invocation: Invocation, body: bytes, errored: bool) -> None:
+        self.pool.complete(self, invocation, body, errored)
+
+    # process side
+    def kill(self) -> None:
+        self.retired = True
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _pump_logs(self) -> None:
+        """Log the worker's output line by line; reads only while holding `_output`."""
+        fd, pending = self.proc.stdout.fileno(), b""
+        while True:
+            select.select([fd], [], [])
+            with self._output:
+                chunk = os.read(fd, 65536)
+                if chunk:
+                    *lines, pending = (pending + chunk).split(b"\n")
+                else:  # EOF: the worker ended
+                    lines, pending = ([pending] if pending else []), b""
+                    self._output_closed = True
+                for raw in lines:
+                    self._log_line(raw.decode("utf-8", "replace"))
+                self._output.notify_all()
+            if self._output_closed:
+                return
+
+    def _log_line(self, line: str) -> None:
+        self.logs.write(line)
+        invocation = self.current
+        if invocation is not None:
+            invocation.log_tail.append(line)
+            del invocation.log_tail[:-40]
+
+    def drain_output(self, timeout: float = 0.05) -> None:
+        """Wait until what the worker wrote so far is logged (it writes before it answers)."""
+        fd, deadline = self.proc.stdout.fileno(), time.monotonic() + timeout
+        with self._output:
+            while not self._output_closed and select.select([fd], [], [], 0)[0]:
+                if time.monotonic() > deadline:
+                    return
+                self._output.wait(0.005)
+
+    def _wait_exit(self) -> None:
+        returncode = self.proc.wait()
+        self.dead = True
+        self.api.close()
+        self.pool.worker_exited(self, returncode)
+
+
+def lambda_environment(fn: Any, source: CodeSource, endpoint_url: str) -> dict[str, str]:
+    """Lambda's variables, then the function's own (which win), like SAM's env_vars."""
+    env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join(str(p) for p in source.paths),
+            "PYTHONUNBUFFERED": "1",
+            "LAMBDA_TASK_ROOT": str(source.cwd),
+            "_HANDLER": fn.handler,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
+            "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
+            "AWS_REGION": fn.region,
+            "AWS_DEFAULT_REGION": fn.region,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_SESSION_TOKEN": "test",
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_CONFIG_FILE": os.devnull,  # the developer's ~/.aws must not leak in
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+    if source.hot:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # keep the source folders clean
+    env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
+    return env
