@@ -196,3 +196,14 @@ def test_missing_function_is_a_lambda_service_error(run):
     described, _events = run({"StartAt": "Gone", "States": {"Gone": task(missing, None)}}, {})
     assert described["status"] == "FAILED"
     assert described["error"] == "Lambda.ResourceNotFoundException"
+
+
+def test_legacy_function_arn_resource(make_function, arn_of, run):
+    add = arn_of(make_function(ADD_ONE))
+    definition = {
+        "StartAt": "Add",
+        "States": {"Add": {"Type": "Task", "Resource": add, "End": True}},
+    }
+    described, _ = run(definition, {"value": 41})
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"value": 42}
