@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 import urllib.error
@@ -90,6 +91,7 @@ class EmbeddedAWS:
             moto_hooks.warm_up(self.settings.region)
         except Exception as exc:  # noqa: BLE001 - reported on every Step Functions request
             self._sfn_error = exc
+            print(f"error: Step Functions will not run: {exc}", file=sys.stderr, flush=True)
         self._sfn_ready.set()
 
     def wait_stepfunctions(self, timeout: float = 120) -> None:

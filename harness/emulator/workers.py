@@ -1,4 +1,4 @@
-"""Warm Lambda workers: `python -m awslambdaric <Handler>` processes, like Lambda's sandboxes.
+"""Warm Lambda workers: pools of `python -m awslambdaric <Handler>` processes (sandbox.py).
 
 One `FunctionPool` per function version holds a queue of invocations and a few workers that
 take them from it through their own Runtime API. The pool starts `min_workers` on first use
