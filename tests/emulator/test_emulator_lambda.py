@@ -7,6 +7,8 @@ import os
 import time
 import uuid
 
+import pytest
+
 COUNTER = """
 import os
 INITS = 0
@@ -97,19 +99,30 @@ def test_timeout_kills_worker_then_recovers(make_function, invoke):
     assert error is None and payload["pid"] > 0
 
 
-def test_crash_reported_then_fresh_worker(make_function, invoke):
-    name = make_function("""
-        import os
+@pytest.mark.parametrize(
+    ("crash", "reason"),
+    [
+        ("os._exit(3)", "Runtime exited with error: exit status 3"),
+        ("sys.exit(2)", "Runtime exited with error: exit status 2"),
+        (
+            "os.kill(os.getpid(), signal.SIGSEGV)",
+            "Runtime exited with error: signal: segmentation fault",
+        ),
+    ],
+)
+def test_crash_reported_then_fresh_worker(make_function, invoke, crash, reason):
+    name = make_function(f"""
+        import os, signal, sys
         def handler(event, context):
             if event.get("crash"):
-                os._exit(3)
-            return {"pid": os.getpid()}
+                {crash}
+            return {{"pid": os.getpid()}}
     """)
-    _first, _ = invoke(name, {})
+    invoke(name, {})
     payload, error = invoke(name, {"crash": True})
     assert error == "Unhandled"
     assert payload["errorType"] == "Runtime.ExitError"
-    assert payload["errorMessage"].endswith("Runtime exited with error: exit status 3")
+    assert payload["errorMessage"].endswith(reason)
     after, error = invoke(name, {})
     assert error is None and after["pid"] > 0
 
