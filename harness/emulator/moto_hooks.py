@@ -2,8 +2,9 @@
 
 - `LambdaFunction._invoke_lambda(self, event) -> (payload, errored, logs)`: moto runs Lambda
   code only through Docker there; we route it to our warm awslambdaric workers instead.
-- `LambdaBackend.create_function`: optionally tells us about a new function, so that its
-  warm workers start while the deploy goes on (what a first invoke would otherwise wait for).
+- `LambdaBackend.create_function` / `delete_function`: tell us about a new function, so that
+  its warm workers start while the deploy goes on (what a first invoke would otherwise wait
+  for), and about a deleted one, so that its workers end.
 - `LambdaFunction.invoke`: moto flags every function error as "Handled"; AWS answers
   "Unhandled" for errors the runtime reports, so we rewrite the header.
 - `stepfunctions.execute_state_machine`: moto executes state machines only when set.
@@ -75,6 +76,13 @@ def _lambda_problems() -> list[str]:
     create = _installed.get("create_function") or getattr(LambdaBackend, "create_function", None)
     if create is None or list(inspect.signature(create).parameters) != ["self", "spec"]:
         problems.append("LambdaBackend.create_function(self, spec) changed")
+    delete = _installed.get("delete_function") or getattr(LambdaBackend, "delete_function", None)
+    if delete is None or list(inspect.signature(delete).parameters) != [
+        "self",
+        "function_name",
+        "qualifier",
+    ]:
+        problems.append("LambdaBackend.delete_function(self, function_name, qualifier) changed")
     hook = _installed.get("_invoke_lambda") or getattr(LambdaFunction, "_invoke_lambda", None)
     if hook is None:
         problems.append("moto.awslambda.models.LambdaFunction._invoke_lambda is gone")
@@ -130,17 +138,25 @@ def _stepfunctions_problems() -> list[str]:
 
 
 def install(
-    invoke_hook: InvokeHook, endpoint_url: str, created_hook: Callable | None = None
+    invoke_hook: InvokeHook,
+    endpoint_url: str,
+    created_hook: Callable | None = None,
+    deleted_hook: Callable | None = None,
 ) -> None:
     """Enable state machine execution and route Lambda invokes and SFN clients to us."""
-    install_lambda(invoke_hook, created_hook)
+    install_lambda(invoke_hook, created_hook, deleted_hook)
     install_stepfunctions(endpoint_url)
 
 
-def install_lambda(invoke_hook: InvokeHook, created_hook: Callable | None = None) -> None:
+def install_lambda(
+    invoke_hook: InvokeHook,
+    created_hook: Callable | None = None,
+    deleted_hook: Callable | None = None,
+) -> None:
     """The Lambda hooks and moto's config: cheap, done before the server answers.
 
-    created_hook(function) is called after CreateFunction, if given."""
+    created_hook(function) is called after CreateFunction, deleted_hook(account, region,
+    name, qualifier) after DeleteFunction, if given."""
     _raise_if(_lambda_problems())
     from moto.awslambda.models import LambdaBackend, LambdaFunction
     from moto.core.config import default_user_config
@@ -161,14 +177,26 @@ def install_lambda(invoke_hook: InvokeHook, created_hook: Callable | None = None
             _installed["_invoke_lambda"] = LambdaFunction._invoke_lambda
             _installed["invoke"] = LambdaFunction.invoke
             _installed["create_function"] = LambdaBackend.create_function
+            _installed["delete_function"] = LambdaBackend.delete_function
         original_invoke = _installed["invoke"]
         original_create = _installed["create_function"]
+        original_delete = _installed["delete_function"]
 
         def create_function(self, spec):
             function = original_create(self, spec)
             if created_hook is not None:
                 created_hook(function)
             return function
+
+        def delete_function(self, function_name, qualifier=None):
+            original_delete(self, function_name, qualifier)
+            if deleted_hook is not None:
+                name = (
+                    function_name.split(":")[6]
+                    if function_name.startswith("arn:")
+                    else function_name
+                )
+                deleted_hook(self.account_id, self.region_name, name, qualifier)
 
         def _invoke_lambda(self, event=None):
             return invoke_hook(self, event)
@@ -182,6 +210,7 @@ def install_lambda(invoke_hook: InvokeHook, created_hook: Callable | None = None
         LambdaFunction._invoke_lambda = _invoke_lambda
         LambdaFunction.invoke = invoke
         LambdaBackend.create_function = create_function
+        LambdaBackend.delete_function = delete_function
 
 
 def install_stepfunctions(endpoint_url: str) -> None:
@@ -208,6 +237,7 @@ def uninstall() -> None:
             LambdaFunction._invoke_lambda = _installed.pop("_invoke_lambda")
             LambdaFunction.invoke = _installed.pop("invoke")
             LambdaBackend.create_function = _installed.pop("create_function")
+            LambdaBackend.delete_function = _installed.pop("delete_function")
         if "parse" in _installed:
             from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 

@@ -74,7 +74,7 @@ class EmbeddedAWS:
             min_workers=self.settings.lambda_workers_per_function,
             max_workers=self.settings.lambda_max_workers_per_function,
         )
-        moto_hooks.install_lambda(self.manager.invoke, self._created_hook())
+        moto_hooks.install_lambda(self.manager.invoke, self._created_hook(), self.manager.forget)
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name="embedded-aws"
         )

@@ -279,6 +279,18 @@ class WorkerManager:
         pool = self._pool(function)
         threading.Thread(target=pool.prewarm, daemon=True, name="lambda-prewarm").start()
 
+    def forget(self, account: str, region: str, name: str, qualifier: str | None) -> None:
+        """End the workers of a deleted function (all its versions, or the one deleted)."""
+        with self._lock:
+            keys = [
+                key
+                for key in self._pools
+                if key[:3] == (account, region, name) and qualifier in (None, key[3])
+            ]
+            pools = [self._pools.pop(key) for key in keys]
+        for pool in pools:
+            pool.close()
+
     def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
         pool = self._pool(function)
         # moto hands us the JSON-decoded payload (or the string "{}" for an empty one)

@@ -6,6 +6,7 @@ import concurrent.futures
 import os
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -286,3 +287,22 @@ def test_missing_code_folder_is_reported(client, role_arn, invoke, tmp_path):
     assert error == "Unhandled"
     assert payload["errorType"] == "Runtime.ExitError"
     assert "no-such-folder" in payload["errorMessage"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has ended
+
+
+def test_delete_function_ends_its_workers(aws, client, make_function, invoke):
+    name = make_function(COUNTER)
+    pid = invoke(name, {})[0]["pid"]
+    client("lambda").delete_function(FunctionName=name)
+    assert aws.manager.workers(name) == 0
+    deadline = time.monotonic() + 5
+    while _alive(pid):
+        assert time.monotonic() < deadline, "the deleted function's worker still runs"
+        time.sleep(0.02)
