@@ -122,9 +122,10 @@ def train_member(fit: Split, val: Split, config: TrainConfig, seed: int, bar: Pr
                  name: str) -> tuple[BikeNet, dict]:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    x_fit, y_fit = torch.from_numpy(fit.images), torch.from_numpy(fit.labels)
-    y_val = torch.from_numpy(val.labels)
-    net = BikeNet(config.widths, dropout=config.dropout)
+    # channels-last runs the CPU convolutions about a quarter faster; exported weights are the same
+    x_fit = torch.from_numpy(fit.images).contiguous(memory_format=torch.channels_last)
+    y_fit, y_val = torch.from_numpy(fit.labels), torch.from_numpy(val.labels)
+    net = BikeNet(config.widths, dropout=config.dropout).to(memory_format=torch.channels_last)
     optimizer = make_optimizer(net, config)
     steps = -(-len(x_fit) // config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -165,7 +166,7 @@ def train_member(fit: Split, val: Split, config: TrainConfig, seed: int, bar: Pr
         elif epoch >= config.min_epochs and epoch - best[1] >= config.patience:
             break
     net.load_state_dict(best[2])
-    net.eval()
+    net = net.to(memory_format=torch.contiguous_format).eval()
     return net, {"seed": seed, "epochs_run": len(history), "best_epoch": best[1], "history": history}
 
 

@@ -51,6 +51,22 @@ def test_one_epoch_gives_an_onnx_graph_that_matches_pytorch(trained, handful, tm
         np.testing.assert_allclose(actual.sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_float16_weights_halve_the_graph_and_keep_its_answers(trained, handful, tmp_path):
+    path = _export(trained, 1.0, tmp_path / "full.onnx")
+    compact = export.store_weights_as_float16(path.read_bytes(), min_elements=16)
+
+    model = onnx.load_from_string(compact)
+    weight_bytes = [sum(len(i.raw_data) for i in m.graph.initializer)
+                    for m in (onnx.load(str(path)), model)]
+    assert weight_bytes[1] < 0.55 * weight_bytes[0]  # (this tiny net's graph is mostly names)
+    assert {i.data_type for i in model.graph.initializer if len(i.dims) == 4} == {onnx.TensorProto.FLOAT16}
+    full = export.onnx_probabilities(path, handful.images)
+    half = export.onnx_probabilities(compact, handful.images)
+    assert half.dtype == np.float32
+    np.testing.assert_allclose(half, full, atol=2e-3)
+    assert not np.array_equal(half, full)  # the weights really changed precision
+
+
 def test_temperature_is_inside_the_graph(trained, handful, tmp_path):
     images = handful.images[:6]
     sharp = export.onnx_probabilities(_export(trained, 0.5, tmp_path / "a.onnx"), images)
