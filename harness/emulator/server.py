@@ -87,6 +87,7 @@ class EmbeddedAWS:
 
     def _warm_stepfunctions(self) -> None:
         try:
+            _warm_services(self.url, self.settings.region)
             moto_hooks.install_stepfunctions(self.url)
             moto_hooks.warm_up(self.settings.region)
         except Exception as exc:  # noqa: BLE001 - reported on every Step Functions request
@@ -167,6 +168,40 @@ class EmbeddedAWS:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+# A cheap call per service the workflow uses, and one that fails: moto builds each service's
+# backend, request router and error tables on first use (up to ~0.5 s each, under a global
+# dispatcher lock), which would otherwise land on the deploy.
+_WARM_CALLS = (
+    ("s3", "list_buckets", {}),
+    ("s3", "head_bucket", {"Bucket": "harness-warm-up-missing"}),
+    ("iam", "list_roles", {}),
+    ("sts", "get_caller_identity", {}),
+    ("lambda", "list_functions", {}),
+    ("lambda", "get_function", {"FunctionName": "harness-warm-up-missing"}),
+    ("logs", "describe_log_groups", {}),
+    ("sagemaker", "list_endpoints", {}),
+)
+
+
+def _warm_services(url: str, region: str) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    session = boto3.session.Session()
+    for service, operation, params in _WARM_CALLS:
+        client = session.client(
+            service,
+            endpoint_url=url,
+            region_name=region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        try:
+            getattr(client, operation)(**params)
+        except ClientError:
+            pass  # the error path is what we warmed
 
 
 def _check_port_free(host: str, port: int) -> None:
