@@ -39,9 +39,15 @@ def test_check_hooks_names_a_missing_hook(monkeypatch):
 
 
 def test_health_check(aws):
-    from harness.emulator import is_ready
+    import json
+    import urllib.request
+
+    from harness.emulator import HEALTH_PATH, is_ready
 
     assert is_ready(aws.url)
+    aws.wait_stepfunctions()
+    health = json.loads(urllib.request.urlopen(aws.url + HEALTH_PATH, timeout=5).read())
+    assert health["service"] == "embedded-aws" and health["stepfunctions_warm"] is True
     assert not is_ready("http://127.0.0.1:9")  # nothing listens on the discard port
 
 
