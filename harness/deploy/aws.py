@@ -55,6 +55,7 @@ class AwsTarget:
         self._session = session or boto3.session.Session(region_name=settings.region)
         self._config = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=16)
         self._docker_factory = docker_factory
+        self._docker = None
         self._console = console
 
     def client(self, service: str) -> Any:
@@ -84,7 +85,16 @@ class AwsTarget:
         return {}
 
     def model_image(self, run: Run) -> str:
-        return ecr.ensure_image(run, self._docker_factory)
+        return ecr.ensure_image(run, self.docker)
+
+    def docker(self) -> Any:
+        if self._docker is None:
+            self._docker = self._docker_factory()
+        return self._docker
+
+    def preflight(self, dry_run: bool) -> None:
+        if not dry_run:
+            self.docker()  # no Docker engine: say so before anything is created
 
     def destroy_extra(self, run: Run) -> None:
         ecr.delete_repository(run)

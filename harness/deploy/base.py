@@ -49,6 +49,9 @@ class Target(Protocol):
     def identity(self) -> Identity:
         """Who and where we deploy; raises HarnessError when that is unknown or unsafe."""
 
+    def preflight(self, dry_run: bool) -> None:
+        """Check what the target needs (on AWS: a Docker engine) before anything is created."""
+
     def function_environment(self) -> dict[str, str]:
         """Variables added to every function's environment (besides ENDPOINT_NAME, THRESHOLD)."""
 

@@ -14,7 +14,7 @@ from typing import Any
 from harness.config import Settings
 from harness.deploy import compute, endpoint, iam, storage
 from harness.deploy.base import Outputs, Run, Target
-from harness.deploy.workflow import FUNCTIONS, FunctionSpec, render_definition
+from harness.deploy.workflow import FUNCTIONS, FunctionSpec, build_zip, render_definition
 from harness.errors import HarnessError
 
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com[^/]*/([^:@]+)")
@@ -74,8 +74,20 @@ def _function(spec: FunctionSpec) -> Callable[[Run], str]:
     return step
 
 
+def preflight(settings: Settings, target: Target, dry_run: bool) -> None:
+    """Every input checked before the first call that changes anything."""
+    storage.test_images(settings.data_dir)
+    if target.real_endpoint:
+        storage.require_model(settings)
+    for spec in FUNCTIONS:
+        build_zip(spec.folder, settings.lambdas_dir)
+    render_definition({spec.placeholder: "arn" for spec in FUNCTIONS}, settings.state_machine_file)
+    target.preflight(dry_run)
+
+
 def deploy(settings: Settings, target: Target, dry_run: bool = False) -> Outputs:
     run = Run(settings, target, target.identity(), dry_run=dry_run)
+    preflight(settings, target, dry_run)
 
     model_data_url, (image_uri, sagemaker_role), *arns = _in_parallel(
         run, _storage, _image_and_role, *(_function(spec) for spec in FUNCTIONS))

@@ -78,6 +78,9 @@ class LocalTarget:
     def function_tags(self, folder: str) -> dict[str, str]:
         return {CODE_PATHS_TAG: os.pathsep.join(str(p) for p in code_paths(folder, self.settings.lambdas_dir))}
 
+    def preflight(self, dry_run: bool) -> None:
+        pass
+
     def model_image(self, run: Run) -> str:
         return LOCAL_IMAGE
 

@@ -95,16 +95,21 @@ def upload_test_images(run: Run) -> None:
             list(pool.map(put, todo))
 
 
+def require_model(settings) -> None:
+    if not settings.model_artifact.is_file():
+        raise HarnessError(
+            f"Model artifact {settings.model_artifact} not found.",
+            "train one with `make train`, or set SCONES_MODEL_ARTIFACT to a model.tar.gz",
+        )
+
+
 def upload_model(run: Run, required: bool) -> str | None:
     """Put model.tar.gz under models/<sha256[:12]>/ (so a Model never sees its data change);
     returns its s3:// URL, or None when there is no artifact and none is required."""
     artifact = run.settings.model_artifact
     if not artifact.is_file():
         if required:
-            raise HarnessError(
-                f"Model artifact {artifact} not found.",
-                "train one with `make train`, or set SCONES_MODEL_ARTIFACT to a model.tar.gz",
-            )
+            require_model(run.settings)
         return None
     digest = hashlib.sha256(artifact.read_bytes()).hexdigest()[:12]
     key = f"{MODEL_PREFIX}/{digest}/model.tar.gz"

@@ -136,10 +136,10 @@ def test_refuses_without_credentials(sources, monkeypatch, tmp_path):
         target.identity()
 
 
-def test_the_read_only_guard_does_catch_a_real_deploy(aws, sources):
+def test_the_read_only_guard_does_catch_a_real_deploy(aws, sources, docker_client):
     session, _ = _read_only_session()
     with pytest.raises(MutatingCall):
-        deploy(sources, AwsTarget(sources, session=session, docker_factory=_no_docker))
+        deploy(sources, AwsTarget(sources, session=session, docker_factory=lambda: docker_client))
 
 
 def test_a_failed_endpoint_is_reported_with_its_reason(aws, sources, docker_client):
@@ -174,3 +174,21 @@ def test_an_endpoint_still_changing_is_waited_for_before_its_update(aws, sources
     # waited while Updating on the old config, updated, then waited for the new one
     assert events[0][:2] == ("wait", "Updating") and events[0][2] != outputs.endpoint_config_name
     assert len(events) == 2 and events[1][2] == outputs.endpoint_config_name
+
+
+@pytest.mark.parametrize("problem", ["no model", "no docker", "bad placeholder"])
+def test_missing_inputs_stop_deploy_before_anything_is_created(aws, sources, problem):
+    settings = sources
+
+    def no_engine():
+        raise HarnessError("deploy-aws builds the model-server image and needs a Docker engine")
+
+    if problem == "no model":
+        settings = sources.replace(model_artifact=sources.model_artifact.with_name("missing.tar.gz"))
+    elif problem == "bad placeholder":
+        text = sources.state_machine_file.read_text()
+        sources.state_machine_file.write_text(text.replace("${FilterInferencesFunctionArn}", "${Nope}"))
+    with pytest.raises(HarnessError, match="Model artifact|Docker engine|Nope"):
+        deploy(settings, AwsTarget(settings, docker_factory=no_engine if problem == "no docker" else _no_docker))
+    assert boto3.client("s3", region_name=REGION).list_buckets()["Buckets"] == []
+    assert boto3.client("iam").list_roles()["Roles"] == []
