@@ -127,7 +127,10 @@ def delete_repository(run: Run) -> None:
 
     ecr, name = run.client("ecr"), run.settings.ecr_repository
     arn = f"arn:{run.identity.partition}:ecr:{run.identity.region}:{run.identity.account}:repository/{name}"
-    remove(run, "ecr repository", name,
-           lambda: (ecr.describe_repositories(repositoryNames=[name]),
-                    ecr.list_tags_for_resource(resourceArn=arn)["tags"])[1],
+
+    def tags() -> list[dict[str, str]]:
+        ecr.describe_repositories(repositoryNames=[name])  # raises RepositoryNotFound when gone
+        return ecr.list_tags_for_resource(resourceArn=arn)["tags"]
+
+    remove(run, "ecr repository", name, tags,
            lambda: ecr.delete_repository(repositoryName=name, force=True))
