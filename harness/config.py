@@ -42,7 +42,6 @@ ENV = {
     "SCONES_INSTANCE_TYPE": ("instance_type", str),
     "MODEL_SERVER_HOST": ("model_server_host", str),
     "MODEL_SERVER_PORT": ("model_server_port", int),
-    "MODEL_SERVER_WORKERS": ("model_server_threads", int),
     "SAGEMAKER_MODEL_DIR": ("model_dir", Path),
     "CAPTURE_ENABLED": ("capture_enabled", bool),
     "CAPTURE_DESTINATION_S3_URI": ("capture_s3_uri", str),
@@ -87,7 +86,6 @@ class Settings:
     instance_type: str = "ml.m5.xlarge"
     model_server_host: str = "127.0.0.1"
     model_server_port: int = 8080
-    model_server_threads: int = 16
     model_dir: Path = Path("/opt/ml/model")
 
     # Data Capture (CONTRACTS.md section 4); empty URI = s3://<bucket>/data_capture
