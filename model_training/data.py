@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from harness.config import REPO_ROOT
 from harness.errors import HarnessError
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
@@ -127,8 +128,8 @@ def prepare(dest: Path, archive: Path | None = None, url: str = URL, md5: str = 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model_training.data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dest", type=Path, default=Path("data/cifar100-bikes"),
-                        help="folder to write train/ test/ train.lst test.lst into")
+    parser.add_argument("--dest", type=Path, default=REPO_ROOT / "data" / "cifar100-bikes",
+                        help="folder to write train/ test/ train.lst test.lst into (default %(default)s)")
     parser.add_argument("--archive", type=Path, help="use this cifar-100-python.tar.gz, do not download")
     args = parser.parse_args(argv)
     try:

@@ -22,15 +22,15 @@ from model_training.network import BikeNet, ServingModel
 @dataclass(frozen=True)
 class TrainConfig:
     seed: int = 0
-    members: int = 1  # networks in the ensemble, seeds seed, seed+1, ...
-    max_epochs: int = 40
+    members: int = 3  # networks in the ensemble, seeds seed, seed+1, ...
+    max_epochs: int = 30
     patience: int = 8  # epochs without a better validation score before stopping ...
-    min_epochs: int = 30  # ... once the one-cycle schedule has passed its noisy high-LR phase
+    min_epochs: int = 24  # ... once the one-cycle schedule has passed its noisy high-LR phase
     batch_size: int = 64
     optimizer: str = "adamw"  # adamw | sgd (Nesterov)
-    lr: float = 4e-3
+    lr: float = 2e-3
     momentum: float = 0.9
-    weight_decay: float = 5e-4
+    weight_decay: float = 0.05
     label_smoothing: float = 0.0
     mixup_alpha: float = 0.0
     val_fraction: float = 0.1  # taken from train/, stratified; test/ is never seen here

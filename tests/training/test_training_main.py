@@ -25,6 +25,7 @@ def test_pipeline_writes_artifact_and_metrics(data_dir, tmp_path):
     assert json.loads(members["metrics.json"]) == json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["epochs"] == 1 and metrics["seed"] == 1
     assert metrics["onnx_max_abs_diff"] <= 1e-4
+    assert metrics["float16_weights_max_abs_diff"] <= 2e-3
     assert metrics["validation"]["images"] == 100  # 10 % of train/
     assert metrics["data_hash"].startswith("sha256:")
     predictions = metrics["test_predictions"]
