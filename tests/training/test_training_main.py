@@ -17,7 +17,7 @@ from model_training.train import TrainConfig
 
 
 def test_pipeline_writes_artifact_and_metrics(data_dir, tmp_path):
-    config = TrainConfig(seed=1, max_epochs=1, min_epochs=1, widths=(4, 8, 8))
+    config = TrainConfig(seed=1, members=1, max_epochs=1, min_epochs=1, widths=(4, 8, 8))
 
     metrics = run(data_dir, tmp_path, config, threshold=0.93, progress=False)
 
