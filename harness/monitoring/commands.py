@@ -38,6 +38,7 @@ def do_monitor(
     executions: Sequence[tuple[str, str]] | None = None,
     s3: Any = None,
     console: Console | None = None,
+    execution_views: int = 0,
 ) -> MonitorResult:
     """Everything `harness monitor` does; `s3` may be injected (tests), else built for the target."""
     console = console or Console()
@@ -63,10 +64,25 @@ def do_monitor(
             console.print(f"[yellow]skipped[/] {p}", highlight=False)
         return MonitorResult(summary, None)
     out = out or REPO_ROOT / "reports" / f"monitor-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    if execution_views:
+        executions = [*(executions or []), *_execution_links(settings, Path(out), execution_views, console)]
     write_report(summary, capture, Path(out), labels, base, executions)
     index = Path(out) / "index.html"
     print_summary(summary, index, console)
     return MonitorResult(summary, index)
+
+
+def _execution_links(settings: Settings, out: Path, limit: int, console: Console):
+    """The latest executions' Table and Graph views, written beside the report, as links."""
+    from harness.errors import HarnessError
+    from harness.executions import write_execution_views
+
+    try:
+        pages = write_execution_views(settings, out / "executions", limit=limit)
+    except HarnessError as exc:
+        console.print(f"[yellow]no execution views in the report:[/] {exc.message}")
+        return []
+    return [(title, str(path.relative_to(out))) for title, path in pages]
 
 
 def _read(
@@ -127,6 +143,13 @@ def _read(
     help="Folder with test.lst for known labels [default: SCONES_DATA_DIR].",
 )
 @click.option(
+    "--executions",
+    "execution_views",
+    default=5,
+    show_default=True,
+    help="Link views of this many latest executions (0: none; needs the Step Functions API).",
+)
+@click.option(
     "--link",
     "links",
     multiple=True,
@@ -145,6 +168,7 @@ def monitor(
     baseline: Path | None,
     labels_dir: Path | None,
     links: tuple[str, ...],
+    execution_views: int,
 ) -> None:
     """Read Data Capture and write a monitoring report (HTML + PNG) with a terminal summary."""
     settings = Settings.from_env(target=target)
@@ -166,4 +190,5 @@ def monitor(
         baseline,
         labels_dir,
         executions or None,
+        execution_views=execution_views if source == "s3" or source.startswith("s3://") else 0,
     )

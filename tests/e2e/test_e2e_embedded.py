@@ -82,3 +82,28 @@ def test_down_leaves_nothing_behind(tmp_path, settings, data_dir):
     assert not any(processes.alive(pid) for pid in pids)
     assert not port_in_use(local.host, local.aws_port)
     assert not port_in_use(local.host, local.model_server_port)
+
+
+def test_monitor_reads_what_the_stack_captured(running_stack, tmp_path):
+    # GIVEN executions ran through the stack WHEN the capture is monitored THEN every
+    # record the endpoint wrote to the emulated S3 is read, with known labels and execution views
+    import time
+
+    from harness.monitoring.commands import do_monitor
+
+    settings, _ = running_stack
+    sfn = clients.client(settings, "stepfunctions")
+    machine = state_machine_arn(sfn, settings.state_machine_name)
+    key = "test/" + (settings.data_dir / "test.lst").read_text().split("\t")[2].split("\n")[0]
+    run_execution(sfn, machine, settings.bucket, key, name="monitored")
+    deadline = time.monotonic() + 30  # capture is flushed every CAPTURE_FLUSH_SECONDS
+    while True:
+        result = do_monitor(settings, out=tmp_path / "report", console=Console(record=True),
+                            execution_views=2)
+        if result.index is not None or time.monotonic() > deadline:
+            break
+        time.sleep(settings.capture_flush_seconds)
+    assert result.index is not None and result.summary.records >= 1
+    assert result.summary.accuracy.known >= 1  # test images are recognised by their pixels
+    html = result.index.read_text()
+    assert "executions/" in html and "monitored" in html
