@@ -22,11 +22,12 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambdas"))
 
-from harness import clients  # noqa: E402
-from harness.config import Settings  # noqa: E402
-from harness.e2e.cases import read_lst  # noqa: E402
-from harness.e2e.runner import run_execution, run_many, state_machine_arn  # noqa: E402
-from harness.stack import stack  # noqa: E402
+from harness import clients
+from harness.config import Settings
+from harness.dataset import listed_images
+from harness.e2e.runner import run_execution, run_many
+from harness.executions.api import state_machine_arn
+from harness.stack import stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -39,7 +40,7 @@ def free_port() -> int:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def time_local_up(settings: Settings) -> float:
@@ -69,6 +70,8 @@ def floor_latencies(settings: Settings, keys: list[str]) -> list[float]:
         spec.loader.exec_module(module)
         return module.handler
 
+    from shared.errors import THRESHOLD_CONFIDENCE_NOT_MET
+
     serialize, classify, filt = (load(n) for n in ("serialize_image_data", "classify_image", "filter_inferences"))
     out = []
     for key in keys:
@@ -76,8 +79,8 @@ def floor_latencies(settings: Settings, keys: list[str]) -> list[float]:
         event = serialize({"s3_bucket": settings.bucket, "s3_key": key}, None)
         event = classify(event.get("body", event), None)
         try:
-            filt(event.get("body", event) if isinstance(event, dict) else event, None)
-        except Exception:  # below threshold: still a complete run of the three steps
+            filt(event.get("body", event), None)
+        except THRESHOLD_CONFIDENCE_NOT_MET:  # below threshold: still all three steps ran
             pass
         out.append(time.monotonic() - start)
     return out
@@ -100,7 +103,7 @@ def main() -> None:
     try:
         sfn = clients.client(settings, "stepfunctions")
         machine = state_machine_arn(sfn, settings.state_machine_name)
-        keys = [path for path, _ in read_lst(settings.data_dir)]
+        keys = [image.key for image in listed_images(settings.data_dir)]
         for i in range(3):  # warm the workers
             run_execution(sfn, machine, settings.bucket, keys[i], name=f"warm-{i}")
         latencies = [

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
+from harness.dataset import listed_images
 from harness.deploy.base import CREATE, UNCHANGED, UPDATE, Run
 from harness.errors import HarnessError
 
@@ -45,17 +46,7 @@ def ensure_bucket(run: Run) -> None:
 
 
 def test_images(data_dir: Path) -> list[Path]:
-    listing = data_dir / "test.lst"
-    if not listing.is_file():
-        raise HarnessError(
-            f"No test images: {listing} not found.",
-            "set SCONES_DATA_DIR to the cifar100-bikes folder or run `python -m model_training.data`",
-        )
-    paths = []
-    for line in listing.read_text().splitlines():
-        if line.strip():
-            paths.append(data_dir / "test" / line.split("\t")[2])
-    return paths
+    return [image.path for image in listed_images(data_dir)]
 
 
 def _md5(path: Path) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from harness.config import LABELS, Settings
+from harness.dataset import listed_images
 from harness.errors import HarnessError
 
 THRESHOLD_ERROR = "THRESHOLD_CONFIDENCE_NOT_MET"
@@ -30,22 +31,6 @@ class Case:
     expect_status: str
     expect_label: str = ""
     expect_error: str = ""
-
-
-def read_lst(data_dir: Path, split: str = "test") -> list[tuple[str, int]]:
-    """(path relative to data_dir, label) pairs; the path is also the image's S3 key."""
-    lst = data_dir / f"{split}.lst"
-    if not lst.is_file():
-        raise HarnessError(
-            f"{lst} not found: the CIFAR-100 bikes data is missing.",
-            "set SCONES_DATA_DIR, or run `python -m model_training.data` to download it",
-        )
-    rows = []
-    for line in lst.read_text().splitlines():
-        if line.strip():
-            _, label, path = line.split("\t")
-            rows.append((f"{split}/{path}", int(float(label))))
-    return rows
 
 
 def invoke(runtime, settings: Settings, body: bytes) -> list[float]:
@@ -66,7 +51,7 @@ def blend(first: Path, second: Path) -> bytes:
 
 def choose(settings: Settings, runtime, s3, per_class: int = 2, scan: int = 60) -> list[Case]:
     """Scan test images through the endpoint until every scenario has its image(s)."""
-    rows = read_lst(settings.data_dir)
+    rows = [(image.key, image.label) for image in listed_images(settings.data_dir)]
     confident: dict[int, list[str]] = {0: [], 1: []}
     unsure: str | None = None
     for path, label in rows[:scan] if scan else rows:

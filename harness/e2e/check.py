@@ -6,7 +6,8 @@ from harness import clients
 from harness.config import Settings
 from harness.e2e import cases as cases_mod
 from harness.e2e.report import Verdict, judge
-from harness.e2e.runner import run_many, state_machine_arn
+from harness.e2e.runner import run_many
+from harness.executions.api import state_machine_arn
 
 
 def run_e2e(settings: Settings, per_class: int = 2, parallel: int = 8) -> list[Verdict]:

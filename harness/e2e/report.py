@@ -30,9 +30,8 @@ def judge(case: Case, result: ExecutionResult) -> Verdict:
         problems.append(f"expected label {case.expect_label}, got {result.label or 'none'}")
     if case.expect_error and result.error != case.expect_error:
         problems.append(f"expected error {case.expect_error}, got {result.error or 'none'}")
-    if case.expect_status == "FAILED" and not case.expect_error:
-        # a missing object must fail with a message naming it, not a bare stack trace
-        if case.s3_key not in (result.cause_message or ""):
+    # a missing object must fail with a message naming it, not a bare stack trace
+    if case.expect_status == "FAILED" and not case.expect_error and case.s3_key not in result.cause_message:
             problems.append(f"error message does not name the key: {result.cause_message[:120]!r}")
     return Verdict(case, result, tuple(problems))
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from harness.config import LABELS
 from harness.errors import HarnessError
@@ -48,18 +49,6 @@ class ExecutionResult:
             return str(json.loads(self.cause).get("errorMessage", self.cause))
         except (ValueError, AttributeError):
             return self.cause
-
-
-def state_machine_arn(sfn, name: str) -> str:
-    paginator = sfn.get_paginator("list_state_machines")
-    for page in paginator.paginate():
-        for machine in page["stateMachines"]:
-            if machine["name"] == name:
-                return machine["stateMachineArn"]
-    raise HarnessError(
-        f"State machine {name!r} is not deployed.",
-        "run `make local-up` (or `make deploy-aws` for TARGET=aws) first",
-    )
 
 
 def run_execution(

@@ -22,6 +22,7 @@ def engine_answers(timeout: float = 2.0) -> bool:
             ["docker", "info", "--format", "{{.ServerVersion}}"],
             capture_output=True,
             timeout=timeout,
+            check=False,
         )
     except (subprocess.TimeoutExpired, OSError):
         return False
@@ -37,7 +38,7 @@ def _compose(settings: Settings, model_dir, *args: str) -> None:
         "MODEL_SERVER_PORT": str(settings.model_server_port),
     }
     command = ["docker", "compose", "-f", str(COMPOSE_FILE), *args]
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env)
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, check=False)
     if result.returncode != 0:
         raise HarnessError(
             f"`{' '.join(command[1:])}` failed (exit {result.returncode}).",

@@ -37,7 +37,7 @@ class StackState:
         self.path(settings).write_text(json.dumps(asdict(self), indent=2))
 
     @classmethod
-    def load(cls, settings: Settings) -> "StackState | None":
+    def load(cls, settings: Settings) -> StackState | None:
         try:
             return cls(**json.loads(cls.path(settings).read_text()))
         except (FileNotFoundError, json.JSONDecodeError, TypeError):

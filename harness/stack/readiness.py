@@ -6,7 +6,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from typing import Callable
+from collections.abc import Callable
 
 from harness.errors import HarnessError
 

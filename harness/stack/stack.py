@@ -123,10 +123,11 @@ def _for_mode(settings: Settings, mode: str) -> Settings:
 
 
 def run_sample(settings: Settings, console: Console) -> None:
-    from harness.e2e.cases import read_lst
-    from harness.e2e.runner import run_execution, state_machine_arn
+    from harness.dataset import listed_images
+    from harness.e2e.runner import run_execution
+    from harness.executions.api import state_machine_arn
 
-    key = read_lst(settings.data_dir)[0][0]
+    key = listed_images(settings.data_dir)[0].key
     sfn = clients.client(settings, "stepfunctions")
     result = run_execution(sfn, state_machine_arn(sfn, settings.state_machine_name), settings.bucket, key)
     colour = "green" if result.status == "SUCCEEDED" else "red"

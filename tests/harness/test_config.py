@@ -38,3 +38,22 @@ def test_stack_polls_the_emulators_own_health_route():
     from harness.stack import embedded
 
     assert embedded.HEALTH_PATH == HEALTH_PATH
+
+
+def test_listed_images_give_keys_labels_and_paths(data_dir):
+    from harness.dataset import listed_images
+
+    images = listed_images(data_dir)
+    assert len(images) == 200 and {i.label for i in images} == {0, 1}
+    assert all(i.key.startswith("test/") and i.path.is_file() for i in images)
+
+
+def test_missing_listing_says_where_to_get_the_data(tmp_path):
+    import pytest
+
+    from harness.dataset import listed_images
+    from harness.errors import HarnessError
+
+    with pytest.raises(HarnessError) as err:
+        listed_images(tmp_path)
+    assert "SCONES_DATA_DIR" in err.value.hint
