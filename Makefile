@@ -76,8 +76,8 @@ plan-aws: install ## print what deploy-aws would do, change nothing
 deploy-aws: install ## promote the same code and model to AWS
 	@$(HARNESS) deploy --target aws
 
-destroy-aws: install ## delete what deploy-aws created (endpoint first)
-	@$(HARNESS) destroy --target aws
+destroy-aws: install ## delete what deploy-aws created, endpoint first (DESTROY_FLAGS="--delete-bucket --yes")
+	@$(HARNESS) destroy --target aws $(DESTROY_FLAGS)
 
 clean: local-down ## stop the stack and remove build output
 	rm -rf .harness build dist *.egg-info

@@ -8,6 +8,7 @@ turns a HarnessError into a readable message and exit code 1. Usage errors exit 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -76,6 +77,9 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    if not sys.stdout.isatty():
+        # rich falls back to 80 columns when piped (make, CI logs): tables would fold
+        os.environ.setdefault("COLUMNS", "150")
     try:
         cli.main(args=argv, standalone_mode=False)
     except HarnessError as exc:
