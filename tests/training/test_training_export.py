@@ -14,7 +14,7 @@ import torch
 from model_training import export
 from model_training.dataset import Split, load_split
 from model_training.preprocess import METADATA
-from model_training.train import TrainConfig, train
+from model_training.train import TrainConfig, augment, train
 
 TINY = TrainConfig(seed=3, members=2, max_epochs=1, min_epochs=1, batch_size=8, val_fraction=0.25,
                    widths=(4, 8, 8))
@@ -106,3 +106,15 @@ def test_pack_puts_members_at_the_root_with_reproducible_bytes(tmp_path):
     assert members["model.onnx"] == b"onnx-bytes"
     assert json.loads(members["metadata.json"]) == METADATA
     assert json.loads(members["metrics.json"]) == metrics
+
+
+def test_augment_erases_one_cutout_square_per_image_and_keeps_the_rest():
+    gen = torch.Generator().manual_seed(0)
+    images = torch.ones(16, 3, 32, 32)
+    out = augment(images, padding=0, gen=gen, cutout=8)
+    erased = (out == 0).all(dim=1)  # a pixel is erased in all three channels or none
+    assert ((out == 0) | (out == 1)).all()
+    per_image = erased.flatten(1).sum(1)
+    assert (per_image > 0).all() and (per_image <= 64).all()
+    assert (per_image == 64).any()  # a square fully inside the image has side 8
+    assert torch.equal(augment(images, padding=0, gen=gen, cutout=0), images)
