@@ -23,7 +23,6 @@ import io
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 RESULTS = REPO / "bench" / "results" / "emulator.json"
+
+from harness.stack.readiness import free_port
 
 HANDLER = "def handler(event, context):\n    return {'value': event.get('value', 0) + 1}\n"
 RETRY = [
@@ -50,12 +51,6 @@ RETRY = [
         "BackoffRate": 2,
     }
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def ms(values: list[float]) -> dict:

@@ -16,7 +16,6 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from harness.config import Settings
+from harness.stack.readiness import free_port
 
 RESULTS = REPO / "bench" / "results" / "model_server.json"
 ENDPOINT = Settings().endpoint_name
@@ -44,12 +44,6 @@ def png_32() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (32, 32), (180, 40, 60)).save(buf, "PNG")
     return buf.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def boto3_client(url: str):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,14 +27,9 @@ from harness.dataset import listed_images
 from harness.e2e.runner import run_execution, run_many
 from harness.executions.api import state_machine_arn
 from harness.stack import stack
+from harness.stack.readiness import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -11,6 +11,13 @@ from collections.abc import Callable
 from harness.errors import HarnessError
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (for stacks, servers and tests on free ports)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)

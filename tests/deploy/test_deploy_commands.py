@@ -55,7 +55,7 @@ def test_deploy_aws_asks_first_and_a_no_creates_nothing(env):
 
 
 def test_local_deploy_when_the_stack_is_down_says_so(monkeypatch, capsys):
-    from support.ports import free_port
+    from harness.stack.readiness import free_port
 
     monkeypatch.setenv("HARNESS_AWS_PORT", str(free_port()))
     with pytest.raises(SystemExit) as exit_info:

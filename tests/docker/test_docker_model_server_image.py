@@ -13,11 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 from botocore.config import Config
-from docker_helpers import free_port, logs, wait_for_ping
+from docker_helpers import logs, wait_for_ping
 from PIL import Image
 from support.tiny_model import expected_probabilities
 
 from harness.config import Settings
+from harness.stack.readiness import free_port
 
 pytestmark = pytest.mark.docker
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from rich.console import Console
-from support.ports import free_port
 
 from harness import clients
 from harness.e2e.cases import THRESHOLD_ERROR
@@ -16,7 +15,7 @@ from harness.e2e.check import run_e2e
 from harness.e2e.runner import run_execution
 from harness.executions.api import state_machine_arn
 from harness.stack import processes, stack
-from harness.stack.readiness import port_in_use
+from harness.stack.readiness import free_port, port_in_use
 
 
 @pytest.fixture(scope="module")

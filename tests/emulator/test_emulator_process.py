@@ -16,14 +16,7 @@ import boto3
 import pytest
 
 from harness.config import REPO_ROOT
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from harness.stack.readiness import free_port
 
 
 def _alive(pid: int) -> bool:
@@ -47,7 +40,7 @@ def _start(port: int, tmp_path: Path) -> subprocess.Popen:
 
 
 def test_foreground_process_serves_and_leaves_no_worker(tmp_path):
-    port = _free_port()
+    port = free_port()
     proc = _start(port, tmp_path)
     try:
         line = proc.stdout.readline()  # blocks until ready (or the process died)
@@ -99,7 +92,7 @@ def test_port_in_use_is_an_actionable_error(tmp_path):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT])
 def test_sigint_stops_cleanly(tmp_path, signum):
-    proc = _start(_free_port(), tmp_path)
+    proc = _start(free_port(), tmp_path)
     assert proc.stdout.readline().startswith("embedded AWS ready at")
     proc.send_signal(signum)
     assert proc.wait(timeout=15) == 0

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from support.ports import free_port
 
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.executions.api import list_executions
+from harness.stack.readiness import free_port
 
 
 def test_no_stack_listening_says_how_to_start_it(monkeypatch, capsys):

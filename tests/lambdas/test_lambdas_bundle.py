@@ -11,7 +11,6 @@ import ast
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from botocore.config import Config
 from shared.errors import EndpointInvocationError
 
 from harness.config import LAMBDAS_DIR
+from harness.stack.readiness import free_port
 
 FUNCTIONS = ("serialize_image_data", "classify_image", "filter_inferences")
 ALLOWED_TOP_LEVEL = set(sys.stdlib_module_names) | {"boto3", "botocore", "shared"}
@@ -109,9 +109,7 @@ def test_filter_raises_the_contract_error_from_its_bundle(tmp_path):
 
 def test_unreachable_endpoint_is_a_named_error(classify_module, load_event):
     # GIVEN a sagemaker-runtime client pointed at a port where nothing listens
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     client = boto3.client(
         "sagemaker-runtime",
         region_name="us-east-1",

@@ -8,7 +8,6 @@ tests that need in-process control use `local_server` and are skipped then.
 from __future__ import annotations
 
 import io
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from PIL import Image
 from support.tiny_model import build_tiny_artifact, build_tiny_model_dir
 
 from harness.model_server import start_model_server
+from harness.stack.readiness import free_port
 
 
 @pytest.fixture(scope="session")
@@ -66,9 +66,7 @@ def moto_s3() -> Iterator[str]:
     """moto's S3 API on 127.0.0.1 and a free port, for Data Capture."""
     from moto.server import ThreadedMotoServer
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"
