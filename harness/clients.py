@@ -11,11 +11,14 @@ from harness.config import Settings
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
-def client(settings: Settings, service: str, **config):
+def client(settings: Settings, service: str, endpoint_url: str | None = None, **config):
+    """A client for the target; an explicit `endpoint_url` beats the target's own endpoint."""
     kwargs = {"region_name": settings.region, "config": Config(**config) if config else None}
     if settings.target != "aws":
         endpoint = settings.aws_endpoint_url
         if service == "sagemaker-runtime":
             endpoint = settings.model_server_url
         kwargs.update(endpoint_url=endpoint, **_LOCAL_CREDENTIALS)
+    if endpoint_url:
+        kwargs["endpoint_url"] = endpoint_url
     return boto3.session.Session().client(service, **kwargs)

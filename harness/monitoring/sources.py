@@ -145,16 +145,10 @@ def _key_may_hold(
 
 
 def s3_client(settings: Any) -> Any:
-    """S3 client for the target: the local stack (dummy credentials) or AWS (the usual chain)."""
-    import boto3
+    """S3 client for the target, at the capture's own S3 endpoint when one is set."""
+    from harness import clients
 
-    endpoint = settings.capture_s3_endpoint_url or settings.aws_endpoint_url
-    extra = (
-        {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-        if settings.target != "aws"
-        else {}
-    )
-    return boto3.client("s3", endpoint_url=endpoint or None, region_name=settings.region, **extra)
+    return clients.client(settings, "s3", endpoint_url=settings.capture_s3_endpoint_url or None)
 
 
 def parse_when(text: str | None, now: datetime | None = None) -> datetime | None:
