@@ -232,4 +232,4 @@ def print_summary(summary: Summary, index: Path | None, console: Console | None 
     if len(summary.problems) > 10:
         console.print(f"... and {len(summary.problems) - 10} more problems (see the report)")
     if index is not None:
-        console.print(f"report: {index}")
+        console.print(f"report: {index}", soft_wrap=True)  # a path must stay copyable
