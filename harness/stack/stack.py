@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import tarfile
 import time
 from pathlib import Path
 
@@ -74,10 +73,11 @@ def unpack_model(settings: Settings) -> Path:
     stamp = target / ".artifact-sha256"
     if stamp.is_file() and stamp.read_text() == digest:
         return target
+    # imported only here: it loads onnxruntime, which the usual `up` (model unchanged) skips
+    from harness.model_server.artifact import unpack_artifact
+
     shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    with tarfile.open(settings.model_artifact) as archive:
-        archive.extractall(target, filter="data")  # refuses paths outside the folder
+    unpack_artifact(settings.model_artifact, target)
     stamp.write_text(digest)
     return target
 
