@@ -8,7 +8,7 @@ from botocore.config import Config
 from harness.config import Settings
 
 # Locally any credentials work; set them so a user without ~/.aws gets no NoCredentialsError.
-_LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
 def client(settings: Settings, service: str, endpoint_url: str | None = None, **config):
@@ -18,7 +18,7 @@ def client(settings: Settings, service: str, endpoint_url: str | None = None, **
         endpoint = settings.aws_endpoint_url
         if service == "sagemaker-runtime":
             endpoint = settings.model_server_url
-        kwargs.update(endpoint_url=endpoint, **_LOCAL_CREDENTIALS)
+        kwargs.update(endpoint_url=endpoint, **LOCAL_CREDENTIALS)
     if endpoint_url:
         kwargs["endpoint_url"] = endpoint_url
     return boto3.session.Session().client(service, **kwargs)

@@ -16,6 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
+from harness.clients import LOCAL_CREDENTIALS
 from harness.config import Settings
 from harness.deploy.base import Identity, Run
 from harness.deploy.workflow import code_paths
@@ -23,7 +24,6 @@ from harness.errors import HarnessError
 
 LOCAL_IMAGE = "scones-model-server:local"  # a record only: the stack runs the model server itself
 CODE_PATHS_TAG = "harness:code-paths"
-_LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 _CONFIG = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 2}, max_pool_connections=16,
                  request_checksum_calculation="when_required")  # no CRC32 per test image
 
@@ -37,7 +37,7 @@ def _client(region: str, endpoint_url: str | None, service: str) -> Any:
     key = (region, endpoint_url, service)
     with _clients_lock:
         if key not in _clients:
-            session = boto3.session.Session(region_name=region, **_LOCAL_CREDENTIALS)
+            session = boto3.session.Session(region_name=region, **LOCAL_CREDENTIALS)
             _clients[key] = session.client(service, endpoint_url=endpoint_url, config=_CONFIG)
         return _clients[key]
 
