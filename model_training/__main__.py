@@ -28,7 +28,8 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
                         help="where model.tar.gz and metrics.json go (default %(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--members", type=int, default=defaults.members, help="networks in the ensemble")
+    parser.add_argument("--folds", type=int, default=defaults.folds,
+                        help="cross-fitting folds = networks in the ensemble (default %(default)s)")
     parser.add_argument("--max-epochs", type=int, default=defaults.max_epochs)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         from model_training.pipeline import run
         from model_training.train import TrainConfig
 
-        config = TrainConfig(seed=args.seed, members=args.members, max_epochs=args.max_epochs)
+        config = TrainConfig(seed=args.seed, folds=args.folds, max_epochs=args.max_epochs)
         metrics = run(args.data_dir, args.output, config, settings.threshold, progress=not args.quiet)
     except Exception as exc:  # noqa: BLE001 -- the SageMaker convention: say why in the failure file, exit non-zero
         failure.parent.mkdir(parents=True, exist_ok=True)

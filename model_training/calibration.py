@@ -2,7 +2,7 @@
 
 The filter Lambda accepts a prediction when its top probability is >= 0.93, so what matters
 is coverage (share accepted) and accuracy among the accepted. One temperature, fitted on the
-validation split by minimising the negative log-likelihood, trades over-confidence for that.
+out-of-fold predictions of train/ by minimising the negative log-likelihood, trades over-confidence for that.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 # A grid search is exact enough for one parameter and never diverges; the bounds keep a
-# perfectly classified validation split from driving the temperature towards zero.
+# perfectly classified held-out set from driving the temperature towards zero.
 _GRID = np.exp(np.linspace(np.log(0.2), np.log(10.0), 801))
 
 

@@ -63,6 +63,19 @@ def evaluate(probs: np.ndarray, labels: np.ndarray, paths: list[str], threshold:
     }
 
 
+def out_of_fold_metrics(logits: np.ndarray, labels: np.ndarray, temperature: float,
+                       threshold: float) -> dict:
+    """How the networks do on train/ images they never saw: what the temperature is fitted on."""
+    accepted = calibration.acceptance(calibration.softmax(logits, temperature), labels, threshold)
+    return {
+        "images": len(labels),
+        "accuracy": float((logits.argmax(1) == labels).mean()),
+        "nll_before": calibration.nll(logits, labels),
+        "nll_after": calibration.nll(logits, labels, temperature),
+        **{k: accepted[k] for k in ("coverage", "accuracy_at_threshold")},
+    }
+
+
 def run(data_dir: Path, output_dir: Path, config: TrainConfig | None = None,
         threshold: float = 0.93, progress: bool = True) -> dict:
     """Train, export, check and write `output_dir/model.tar.gz` and `output_dir/metrics.json`."""
@@ -71,9 +84,10 @@ def run(data_dir: Path, output_dir: Path, config: TrainConfig | None = None,
     train_split, test_split = load_split(data_dir, "train"), load_split(data_dir, "test")
     result = train(train_split, config, progress=progress)
 
-    # one temperature fitted on the validation split (never on test/), folded into the graph
-    val_logits = predict_logits(result.nets, result.val.images)
-    temperature = calibration.fit_temperature(val_logits, result.val.labels)
+    # one temperature fitted on the out-of-fold predictions of train/ (never on test/), folded
+    # into the graph
+    oof, oof_labels = result.out_of_fold, train_split.labels
+    temperature = calibration.fit_temperature(oof, oof_labels)
     onnx_bytes, diff = export_checked(result, temperature, test_split.images)
     full_precision = onnx_probabilities(onnx_bytes, test_split.images)
     onnx_bytes = store_weights_as_float16(onnx_bytes)
@@ -89,12 +103,7 @@ def run(data_dir: Path, output_dir: Path, config: TrainConfig | None = None,
         **evaluation,
         "uncalibrated": {k: uncalibrated[k] for k in ("accepted", "coverage", "accuracy_at_threshold")},
         "temperature": temperature,
-        "validation": {
-            "images": len(result.val.labels),
-            "accuracy": float((val_logits.argmax(1) == result.val.labels).mean()),
-            "nll_before": calibration.nll(val_logits, result.val.labels),
-            "nll_after": calibration.nll(val_logits, result.val.labels, temperature),
-        },
+        "out_of_fold": out_of_fold_metrics(oof, oof_labels, temperature, threshold),
         "training_seconds": round(result.seconds, 1),
         "epochs": result.epochs_run,
         "members": [{k: m[k] for k in ("seed", "epochs_run", "best_epoch")} for m in result.members],

@@ -11,13 +11,14 @@ import onnx
 import pytest
 import torch
 
+from harness.errors import HarnessError
 from model_training import export
 from model_training.dataset import Split, load_split
+from model_training.network import BikeNet, whiten_stem
 from model_training.preprocess import METADATA
-from model_training.train import TrainConfig, augment, train
+from model_training.train import TrainConfig, assign_folds, augment, predict_logits, train
 
-TINY = TrainConfig(seed=3, members=2, max_epochs=1, min_epochs=1, batch_size=8, val_fraction=0.25,
-                   widths=(4, 8, 8))
+TINY = TrainConfig(seed=3, folds=2, max_epochs=1, min_epochs=1, batch_size=8, widths=(4, 8, 8))
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +90,38 @@ def test_same_seed_gives_the_same_weights(trained, handful):
     assert trained.members[0]["history"] == again.members[0]["history"]
 
 
-def test_validation_comes_from_train_only_and_is_stratified(trained, handful):
-    assert all(p.startswith("train/") for p in trained.val.paths)
-    assert sorted(np.bincount(trained.val.labels).tolist()) == [2, 2]
+def test_every_train_image_is_predicted_by_the_one_net_that_did_not_train_on_it(trained, handful):
+    fold = assign_folds(handful.labels, TINY.folds, TINY.seed)
+    assert trained.out_of_fold.shape == (len(handful.labels), 2)
+    for k, net in enumerate(trained.nets):
+        held_out = fold == k
+        np.testing.assert_allclose(trained.out_of_fold[held_out],
+                                   predict_logits([net], handful.images[held_out]), atol=1e-6)
+    other = predict_logits([trained.nets[1]], handful.images[fold == 0])
+    assert not np.allclose(trained.out_of_fold[fold == 0], other)  # the nets really differ
+
+
+def test_folds_are_stratified_and_cover_every_image():
+    labels = np.array([0] * 10 + [1] * 7)
+    fold = assign_folds(labels, 3, seed=0)
+    assert sorted(set(fold.tolist())) == [0, 1, 2]
+    for label in (0, 1):
+        counts = np.bincount(fold[labels == label], minlength=3)
+        assert counts.max() - counts.min() <= 1, counts
+    with pytest.raises(HarnessError, match="at least 2"):
+        assign_folds(labels, 1, seed=0)
+
+
+def test_whitened_stem_decorrelates_the_images_2x2_patches(handful):
+    net = BikeNet((4, 8, 8))
+    whiten_stem(net, handful.images)
+    with torch.no_grad():
+        out = net.stem[0](torch.from_numpy(handful.images))[:, :12]  # the 12 filters, before GELU
+    cov = torch.cov(out.permute(1, 0, 2, 3).reshape(12, -1).double())
+    off_diagonal = cov - torch.diag(torch.diag(cov))
+    assert off_diagonal.abs().max() < 1e-3
+    assert ((torch.diag(cov) > 0.3) & (torch.diag(cov) < 1.0 + 1e-3)).all()  # eps damps the smallest
+    np.testing.assert_allclose(net.stem[0].weight[12:].detach(), -net.stem[0].weight[:12].detach())
 
 
 def test_pack_puts_members_at_the_root_with_reproducible_bytes(tmp_path):

@@ -17,16 +17,16 @@ from model_training.train import TrainConfig
 
 
 def test_pipeline_writes_artifact_and_metrics(data_dir, tmp_path):
-    config = TrainConfig(seed=1, members=1, max_epochs=1, min_epochs=1, widths=(4, 8, 8))
+    config = TrainConfig(seed=1, folds=2, max_epochs=1, min_epochs=1, widths=(4, 8, 8))
 
     metrics = run(data_dir, tmp_path, config, threshold=0.93, progress=False)
 
     members = read_artifact(tmp_path / "model.tar.gz")
     assert json.loads(members["metrics.json"]) == json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["epochs"] == 1 and metrics["seed"] == 1
+    assert metrics["epochs"] == 2 and metrics["seed"] == 1  # one epoch for each of the two folds
     assert metrics["onnx_max_abs_diff"] <= 1e-4
     assert metrics["float16_weights_max_abs_diff"] <= 2e-3
-    assert metrics["validation"]["images"] == 100  # 10 % of train/
+    assert metrics["out_of_fold"]["images"] == 1000  # every train image, predicted out of fold
     assert metrics["data_hash"].startswith("sha256:")
     predictions = metrics["test_predictions"]
     probs = np.array([p["probabilities"] for p in predictions])
