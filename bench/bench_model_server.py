@@ -26,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from harness.clients import runtime_at
 from harness.config import Settings
 from harness.stack.readiness import free_port
 
@@ -44,20 +45,6 @@ def png_32() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (32, 32), (180, 40, 60)).save(buf, "PNG")
     return buf.getvalue()
-
-
-def boto3_client(url: str):
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, max_pool_connections=16),
-    )
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -112,7 +99,7 @@ def _load_worker(url: str, threads: int, seconds: float, use_boto3: bool, out: m
     from urllib.parse import urlsplit
 
     body, counts, totals, errors = png_32(), [0] * threads, [0] * threads, [0]
-    client = boto3_client(url) if use_boto3 else None
+    client = runtime_at(url, max_pool_connections=16) if use_boto3 else None
     path = f"/endpoints/{ENDPOINT}/invocations"
     start = time.perf_counter() + 0.5  # warm the connections first
     stop = start + seconds
@@ -173,7 +160,7 @@ def throughput(
 
 
 def latency(url: str, n: int) -> dict:
-    client, body = boto3_client(url), png_32()
+    client, body = runtime_at(url, max_pool_connections=16), png_32()
     for _ in range(100):
         client.invoke_endpoint(EndpointName=ENDPOINT, Body=body, ContentType="image/png")[
             "Body"

@@ -22,3 +22,9 @@ def client(settings: Settings, service: str, endpoint_url: str | None = None, **
     if endpoint_url:
         kwargs["endpoint_url"] = endpoint_url
     return boto3.session.Session().client(service, **kwargs)
+
+
+def runtime_at(url: str, **config):
+    """boto3's sagemaker-runtime, unmodified, pointed at a model server at `url` (a container
+    or a bench's own server) with no retries, so a failure shows as it happened."""
+    return client(Settings(), "sagemaker-runtime", endpoint_url=url, retries={"total_max_attempts": 1}, **config)

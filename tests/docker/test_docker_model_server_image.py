@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
-from botocore.config import Config
 from docker_helpers import logs, wait_for_ping
 from PIL import Image
 from support.tiny_model import expected_probabilities
 
+from harness.clients import runtime_at
 from harness.config import Settings
 from harness.stack.readiness import free_port
 
@@ -32,23 +32,11 @@ def red_png() -> bytes:
     return buf.getvalue()
 
 
-def runtime_client(url: str):
-    """boto3's sagemaker-runtime, unmodified, pointed at the container."""
-    return boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, max_pool_connections=8),
-    )
-
-
 def test_image_serves_as_sagemaker_runs_it(run_container, container_model_dir):
     # GIVEN the image run the way SageMaker runs it, the tiny model mounted read-only
     _, url = run_container("serve", model_dir=container_model_dir)
     # WHEN an unmodified boto3 client invokes the endpoint
-    response = runtime_client(url).invoke_endpoint(
+    response = runtime_at(url, max_pool_connections=8).invoke_endpoint(
         EndpointName=ENDPOINT, ContentType="image/png", Body=red_png()
     )
     # THEN it gets the model's answer, computed independently with numpy
@@ -171,7 +159,7 @@ def test_container_data_capture_is_flushed_on_sigterm(
         wait_for_ping(url, container)
         # WHEN a burst of InvokeEndpoint calls (the runtime path, where SageMaker captures)
         # is followed at once by docker stop (SIGTERM)
-        runtime = runtime_client(url)
+        runtime = runtime_at(url, max_pool_connections=8)
         body = red_png()
         with ThreadPoolExecutor(4) as pool:
             responses = list(
