@@ -41,19 +41,26 @@ def data_capture_config(run: Run) -> dict:
     }
 
 
+def _exists(describe, **name) -> bool:
+    """Names are content hashes, so a resource that exists is already the right one."""
+    try:
+        describe(**name)
+        return True
+    except ClientError as exc:
+        if not _missing(exc):
+            raise
+        return False
+
+
 def ensure_model(run: Run, image_uri: str, model_data_url: str | None, role_arn: str) -> str:
     container = {"Image": image_uri, "Environment": {}}
     if model_data_url:
         container["ModelDataUrl"] = model_data_url
     name = _hashed_name(run.settings.endpoint_name, {"container": container, "role": role_arn})
     sm = run.client("sagemaker")
-    try:
-        sm.describe_model(ModelName=name)
+    if _exists(sm.describe_model, ModelName=name):
         run.record(UNCHANGED, "sagemaker model", name)
         return name
-    except ClientError as exc:
-        if not _missing(exc):
-            raise
     run.record(CREATE, "sagemaker model", name, image_uri)
     if run.apply:
         call_with_new_role(sm.create_model, ModelName=name, PrimaryContainer=container,
@@ -68,13 +75,9 @@ def ensure_endpoint_config(run: Run, model_name: str) -> str:
     capture = data_capture_config(run)
     name = _hashed_name(s.endpoint_name, {"variants": variants, "capture": capture})
     sm = run.client("sagemaker")
-    try:
-        sm.describe_endpoint_config(EndpointConfigName=name)
+    if _exists(sm.describe_endpoint_config, EndpointConfigName=name):
         run.record(UNCHANGED, "endpoint config", name)
         return name
-    except ClientError as exc:
-        if not _missing(exc):
-            raise
     run.record(CREATE, "endpoint config", name,
                f"{s.instance_type}, capture {s.capture_sampling_percentage} % to {s.capture_destination}")
     if run.apply:
