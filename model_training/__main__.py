@@ -31,13 +31,17 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
     parser.add_argument("--folds", type=int, default=defaults.folds,
                         help="cross-fitting folds = networks in the ensemble (default %(default)s)")
     parser.add_argument("--max-epochs", type=int, default=defaults.max_epochs)
+    parser.add_argument("--early-stopping", action="store_true",
+                        help="keep each network's best epoch on its held-out fold (default: the final epoch)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
 
 
 def summary(metrics: dict) -> str:
+    accepted = metrics["accuracy_at_threshold"]  # None when no test image reaches the threshold
+    accuracy = "n/a, none accepted" if accepted is None else f"{accepted:.3f}"
     return (f"test accuracy {metrics['accuracy']:.3f}; at threshold {metrics['threshold']}: coverage "
-            f"{metrics['coverage']:.3f}, accuracy {metrics['accuracy_at_threshold']:.3f}; "
+            f"{metrics['coverage']:.3f}, accuracy {accuracy}; "
             f"temperature {metrics['temperature']:.3f}; {metrics['epochs']} epochs in "
             f"{metrics['training_seconds']:.0f} s")
 
@@ -51,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         from model_training.pipeline import run
         from model_training.train import TrainConfig
 
-        config = TrainConfig(seed=args.seed, folds=args.folds, max_epochs=args.max_epochs)
+        config = TrainConfig(seed=args.seed, folds=args.folds, max_epochs=args.max_epochs,
+                             early_stopping=args.early_stopping)
         metrics = run(args.data_dir, args.output, config, settings.threshold, progress=not args.quiet)
     except Exception as exc:  # noqa: BLE001 -- the SageMaker convention: say why in the failure file, exit non-zero
         failure.parent.mkdir(parents=True, exist_ok=True)

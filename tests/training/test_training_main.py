@@ -52,3 +52,33 @@ def test_module_help_runs_without_training():
     out = subprocess.run([sys.executable, "-m", "model_training", "--help"], cwd=REPO_ROOT,
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0 and "--data-dir" in out.stdout
+
+
+def test_cli_flags_reach_the_training(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("SM_OUTPUT_DIR", str(tmp_path / "output"))
+    out = tmp_path / "artifact"
+
+    code = cli.main(["--data-dir", str(data_dir), "--output", str(out), "--quiet", "--seed", "5",
+                     "--folds", "2", "--max-epochs", "1", "--early-stopping"])
+
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["early_stopping"] is True and metrics["config"]["folds"] == 2
+    assert [m["seed"] for m in metrics["members"]] == [5, 6]
+    assert metrics["out_of_fold"]["images"] == 1000
+
+
+def test_one_fold_is_refused_with_a_hint(data_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SM_OUTPUT_DIR", str(tmp_path / "output"))
+
+    code = cli.main(["--data-dir", str(data_dir), "--output", str(tmp_path / "a"), "--quiet", "--folds", "1"])
+
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "folds must be at least 2" in err and "--folds 2" in err
+
+
+def test_summary_says_when_no_test_image_was_accepted():
+    metrics = {"accuracy": 0.5, "threshold": 0.93, "coverage": 0.0, "accuracy_at_threshold": None,
+               "temperature": 1.0, "epochs": 2, "training_seconds": 3.0}
+    assert "accuracy n/a, none accepted" in cli.summary(metrics)
