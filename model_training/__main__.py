@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
         config = TrainConfig(seed=args.seed, folds=args.folds, max_epochs=args.max_epochs,
                              early_stopping=args.early_stopping)
-        metrics = run(args.data_dir, args.output, config, settings.threshold, progress=not args.quiet)
+        plot = settings.training_output_dir / "threshold-curve.png"
+        metrics = run(args.data_dir, args.output, config, settings.threshold, progress=not args.quiet,
+                      plot_path=plot)
     except Exception as exc:  # noqa: BLE001 -- the SageMaker convention: say why in the failure file, exit non-zero
         failure.parent.mkdir(parents=True, exist_ok=True)
         failure.write_text(f"{exc}\n\n{traceback.format_exc()}")
@@ -69,8 +71,14 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"training failed; reason written to {failure}", file=sys.stderr)
         return 1
+    from rich.console import Console
+
+    from model_training.report import summary_table
+
+    Console().print(summary_table(metrics))
     print(summary(metrics))
     print(f"wrote {args.output / 'model.tar.gz'} and {args.output / 'metrics.json'}")
+    print(f"threshold curves (coverage and accuracy against the threshold): {plot}")
     return 0
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from harness.errors import HarnessError
-from model_training import calibration
+from model_training import calibration, report
 from model_training.dataset import data_hash, load_split
 from model_training.export import (
     export_onnx,
@@ -77,8 +77,9 @@ def out_of_fold_metrics(logits: np.ndarray, labels: np.ndarray, temperature: flo
 
 
 def run(data_dir: Path, output_dir: Path, config: TrainConfig | None = None,
-        threshold: float = 0.93, progress: bool = True) -> dict:
-    """Train, export, check and write `output_dir/model.tar.gz` and `output_dir/metrics.json`."""
+        threshold: float = 0.93, progress: bool = True, plot_path: Path | None = None) -> dict:
+    """Train, export, check and write `output_dir/model.tar.gz` and `output_dir/metrics.json`
+    (and, given `plot_path`, the threshold curves of test/ and of the out-of-fold predictions)."""
     config = config or TrainConfig()
     started = time.perf_counter()
     train_split, test_split = load_split(data_dir, "train"), load_split(data_dir, "test")
@@ -117,6 +118,10 @@ def run(data_dir: Path, output_dir: Path, config: TrainConfig | None = None,
         "total_seconds": round(time.perf_counter() - started, 1),
         "test_predictions": predictions,
     }
+    if plot_path is not None:
+        curves = {"test": report.threshold_curve(probs, test_split.labels),
+                  "held-out train": report.threshold_curve(calibration.softmax(oof, temperature), oof_labels)}
+        report.plot_threshold_curves(curves, threshold, plot_path)
     output_dir.mkdir(parents=True, exist_ok=True)
     pack(output_dir / "model.tar.gz", onnx_bytes, METADATA, metrics)
     (output_dir / "metrics.json").write_bytes(to_json(metrics))

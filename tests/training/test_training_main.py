@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+from PIL import Image
 
 from harness.config import REPO_ROOT
 from model_training import __main__ as cli
@@ -54,7 +55,8 @@ def test_module_help_runs_without_training():
     assert out.returncode == 0 and "--data-dir" in out.stdout
 
 
-def test_cli_flags_reach_the_training(data_dir, tmp_path, monkeypatch):
+def test_cli_flags_reach_the_training_and_it_reports_a_table_and_curves(data_dir, tmp_path, monkeypatch,
+                                                                         capsys):
     monkeypatch.setenv("SM_OUTPUT_DIR", str(tmp_path / "output"))
     out = tmp_path / "artifact"
 
@@ -66,6 +68,12 @@ def test_cli_flags_reach_the_training(data_dir, tmp_path, monkeypatch):
     assert metrics["config"]["early_stopping"] is True and metrics["config"]["folds"] == 2
     assert [m["seed"] for m in metrics["members"]] == [5, 6]
     assert metrics["out_of_fold"]["images"] == 1000
+    printed = capsys.readouterr().out
+    assert "Trained model" in printed and "held-out train" in printed and "accuracy among accepted" in printed
+    plot = tmp_path / "output" / "threshold-curve.png"
+    assert f"threshold curves (coverage and accuracy against the threshold): {plot}" in printed
+    with Image.open(plot) as image:
+        assert image.format == "PNG" and image.width > 400
 
 
 def test_one_fold_is_refused_with_a_hint(data_dir, tmp_path, monkeypatch, capsys):
