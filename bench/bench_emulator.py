@@ -33,7 +33,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-RESULTS = REPO / "bench" / "results" / "emulator.json"
+
+from figures import percentile, write_figures  # bench/figures.py (this folder is on sys.path)
 
 from harness.stack.readiness import free_port
 
@@ -57,7 +58,7 @@ def ms(values: list[float]) -> dict:
     ordered = sorted(values)
     return {
         "p50": round(statistics.median(ordered), 1),
-        "p90": round(ordered[int(0.9 * (len(ordered) - 1))], 1),
+        "p90": round(percentile(ordered, 0.9), 1),
         "min": round(ordered[0], 1),
         "max": round(ordered[-1], 1),
         "n": len(ordered),
@@ -229,10 +230,7 @@ def main() -> None:
         "target": {"warm_execution_p50_ms": 100},
     }
     result["warm_execution_ok"] = result["warm_execution_ms"]["p50"] <= 100
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    print(f"wrote {RESULTS.relative_to(REPO)}")
+    write_figures("emulator", result)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import multiprocessing as mp
 import os
 import platform
@@ -26,11 +25,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from figures import percentile, write_figures  # bench/figures.py (this folder is on sys.path)
+
 from harness.clients import runtime_at
 from harness.config import Settings
 from harness.stack.readiness import free_port
 
-RESULTS = REPO / "bench" / "results" / "model_server.json"
 ENDPOINT = Settings().endpoint_name
 CREDS = {
     "AWS_ACCESS_KEY_ID": "test",
@@ -48,13 +48,7 @@ def png_32() -> bytes:
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-    return {
-        "p50_ms": round(pick(0.50), 3),
-        "p95_ms": round(pick(0.95), 3),
-        "p99_ms": round(pick(0.99), 3),
-    }
+    return {f"p{q}_ms": round(percentile(samples, q / 100) * 1000, 3) for q in (50, 95, 99)}
 
 
 class Server:
@@ -354,10 +348,7 @@ def main() -> None:
         <= 10.0,
         "capture_cost_le_10pct_by_throughput_ab": report["capture_cost_percent"] <= 10.0,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
-    print(f"written to {RESULTS.relative_to(REPO)}")
+    write_figures("model_server", report)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ ports (packages already installed), so run it with no stack up or any stack up a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -21,6 +20,8 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambdas"))
 
+from figures import percentile, write_figures  # bench/figures.py (this folder is on sys.path)
+
 from harness import clients
 from harness.config import Settings
 from harness.dataset import listed_images
@@ -28,13 +29,6 @@ from harness.e2e.runner import run_execution, run_many
 from harness.executions.api import state_machine_arn
 from harness.stack import stack
 from harness.stack.readiness import free_port
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def time_local_up(settings: Settings) -> float:
@@ -86,7 +80,6 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=50, help="sequential warm executions")
     parser.add_argument("--parallel", type=int, default=8, help="parallel executions for throughput")
     args = parser.parse_args()
-    console = Console()
     settings = Settings.from_env(
         mode="embedded", target="local", aws_port=free_port(), model_server_port=free_port(),
         state_dir=Path(tempfile.mkdtemp(prefix="bench-stack-")),
@@ -124,10 +117,7 @@ def main() -> None:
         "end_to_end_over_floor": round(statistics.median(latencies) / statistics.median(floor), 1),
         "goals": {"execution_p50_ms": 100, "local_up_seconds": 5, "throughput_executions_per_s": 15},
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "stack.json").write_text(json.dumps(figures, indent=2))
-    console.print_json(json.dumps(figures))
-    console.print(f"written to {RESULTS / 'stack.json'}")
+    write_figures("stack", figures)
 
 
 if __name__ == "__main__":

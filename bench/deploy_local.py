@@ -5,7 +5,6 @@ does). Prints the figures and writes bench/results/deploy_local.json."""
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -15,6 +14,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from figures import write_figures  # bench/figures.py (this folder is on sys.path)
 
 from harness.config import REPO_ROOT, Settings
 from harness.deploy import deploy, make_target
@@ -61,10 +62,7 @@ def main() -> None:
               "first_deploy_after_first_touch_s": round(first_s, 3), "created": first.count("create"),
               "redeploy_unchanged_p50_s": round(statistics.median(again), 3),
               "redeploy_unchanged_max_s": round(max(again), 3)}
-    print(json.dumps(result, indent=2))
-    out = REPO_ROOT / "bench" / "results" / "deploy_local.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_figures("deploy_local", result)
 
 
 if __name__ == "__main__":
