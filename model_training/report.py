@@ -12,19 +12,17 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
+from model_training.calibration import acceptance
+
 AIM_ACCURACY = 0.98  # accuracy among accepted images the filter should deliver (issue 3)
 THRESHOLDS = np.round(np.linspace(0.5, 0.995, 100), 4)
 
 
 def threshold_curve(probs: np.ndarray, labels: np.ndarray) -> dict[str, list[float | None]]:
-    """Coverage and accuracy among the accepted, for each candidate threshold."""
-    top, correct = probs.max(axis=1), probs.argmax(axis=1) == labels
-    coverage, accuracy = [], []
-    for t in THRESHOLDS:
-        accepted = top >= t
-        coverage.append(float(accepted.mean()))
-        accuracy.append(float(correct[accepted].mean()) if accepted.any() else None)
-    return {"threshold": THRESHOLDS.tolist(), "coverage": coverage, "accuracy": accuracy}
+    """Coverage and accuracy among the accepted (`calibration.acceptance`) at each candidate threshold."""
+    points = [acceptance(probs, labels, float(t)) for t in THRESHOLDS]
+    return {"threshold": THRESHOLDS.tolist(), "coverage": [p["coverage"] for p in points],
+            "accuracy": [p["accuracy_at_threshold"] for p in points]}
 
 
 def plot_threshold_curves(curves: dict[str, dict], threshold: float, path: Path) -> Path:
