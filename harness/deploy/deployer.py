@@ -6,18 +6,15 @@ with dry_run=True the same code only describes (the plan) and calls no mutating 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from harness.config import Settings
-from harness.deploy import compute, endpoint, iam, storage
+from harness.deploy import compute, ecr, endpoint, iam, storage
 from harness.deploy.base import Outputs, Run, Target
 from harness.deploy.workflow import FUNCTIONS, FunctionSpec, build_zip, render_definition
 from harness.errors import HarnessError
-
-_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com[^/]*/([^:@]+)")
 
 
 def make_target(settings: Settings, **kwargs) -> Target:
@@ -31,14 +28,6 @@ def make_target(settings: Settings, **kwargs) -> Target:
 
         return LocalTarget(settings, **kwargs)
     raise HarnessError(f"Unknown target {settings.target!r}.", "use --target local or --target aws")
-
-
-def _repository_arn(run: Run, image_uri: str) -> str | None:
-    match = _ECR_IMAGE.match(image_uri)
-    if not match:
-        return None
-    account, region, repository = match.groups()
-    return f"arn:{run.identity.partition}:ecr:{region}:{account}:repository/{repository}"
 
 
 def _in_parallel(run: Run, *steps: Callable[[Run], Any]) -> list[Any]:
@@ -61,8 +50,10 @@ def _storage(run: Run) -> str | None:
 
 def _image_and_role(run: Run) -> tuple[str, str]:
     image_uri = run.target.model_image(run)
+    # only an image in our ECR repository (the AWS target's) needs a pull permission
+    in_ecr = image_uri.startswith(ecr.repository_uri(run) + ":")
     role = iam.ensure_role(run, "sagemaker", "sagemaker.amazonaws.com", iam.sagemaker_policy(
-        run, storage.MODEL_PREFIX, _repository_arn(run, image_uri)))
+        run, storage.MODEL_PREFIX, ecr.repository_arn(run) if in_ecr else None))
     return image_uri, role
 
 

@@ -43,6 +43,10 @@ def repository_uri(run: Run) -> str:
     return f"{ident.account}.dkr.ecr.{ident.region}.amazonaws.com/{run.settings.ecr_repository}"
 
 
+def repository_arn(run: Run) -> str:
+    return run.arn("ecr", f"repository/{run.settings.ecr_repository}")
+
+
 def ensure_repository(run: Run) -> bool:
     """Create the repository if missing; returns whether it exists now."""
     ecr, name = run.client("ecr"), run.settings.ecr_repository
@@ -125,8 +129,7 @@ def ensure_image(run: Run, docker_factory: Callable[[], Any]) -> str:
 def delete_repository(run: Run) -> None:
     from harness.deploy.teardown import remove
 
-    ecr, name = run.client("ecr"), run.settings.ecr_repository
-    arn = f"arn:{run.identity.partition}:ecr:{run.identity.region}:{run.identity.account}:repository/{name}"
+    ecr, name, arn = run.client("ecr"), run.settings.ecr_repository, repository_arn(run)
 
     def tags() -> list[dict[str, str]]:
         ecr.describe_repositories(repositoryNames=[name])  # raises RepositoryNotFound when gone
