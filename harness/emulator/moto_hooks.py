@@ -137,17 +137,6 @@ def _stepfunctions_problems() -> list[str]:
     return problems
 
 
-def install(
-    invoke_hook: InvokeHook,
-    endpoint_url: str,
-    created_hook: Callable | None = None,
-    deleted_hook: Callable | None = None,
-) -> None:
-    """Enable state machine execution and route Lambda invokes and SFN clients to us."""
-    install_lambda(invoke_hook, created_hook, deleted_hook)
-    install_stepfunctions(endpoint_url)
-
-
 def install_lambda(
     invoke_hook: InvokeHook,
     created_hook: Callable | None = None,
