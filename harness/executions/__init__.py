@@ -3,6 +3,15 @@
 Reads only the Step Functions API, so the local stack and AWS look the same.
 """
 
-from harness.executions.render import write_execution_views
+from typing import Any
 
 __all__ = ["write_execution_views"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: render imports matplotlib (~0.7 s), which `harness.executions.api` users need not pay for.
+    if name == "write_execution_views":
+        from harness.executions.render import write_execution_views
+
+        return write_execution_views
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -75,7 +75,7 @@ def do_monitor(
 def _execution_links(settings: Settings, out: Path, limit: int, console: Console):
     """The latest executions' Table and Graph views, written beside the report, as links."""
     from harness.errors import HarnessError
-    from harness.executions import write_execution_views
+    from harness.executions.render import write_execution_views
 
     try:
         pages = write_execution_views(settings, out / "executions", limit=limit)
