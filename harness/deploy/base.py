@@ -97,6 +97,15 @@ class Run:
         self.changes.append(Change(action, kind, name, detail))
         return action
 
+    def record_diffs(self, kind: str, name: str, diffs: list[str]) -> bool:
+        """Record an existing resource as unchanged or updated (listing `diffs`); returns
+        whether the updates should be applied now (there are diffs and this is no dry run)."""
+        if not diffs:
+            self.record(UNCHANGED, kind, name)
+            return False
+        self.record(UPDATE, kind, name, ", ".join(diffs))
+        return self.apply
+
     def arn(self, service: str, resource: str, region: bool = True) -> str:
         ident = self.identity
         return f"arn:{ident.partition}:{service}:{ident.region if region else ''}:{ident.account}:{resource}"

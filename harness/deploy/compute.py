@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
-from harness.deploy.base import CREATE, UNCHANGED, UPDATE, Run
+from harness.deploy.base import CREATE, Run
 from harness.deploy.workflow import (
     HANDLER,
     RUNTIME,
@@ -78,11 +78,7 @@ def ensure_function(run: Run, spec: FunctionSpec, role_arn: str) -> str:
     tags_differ = {k: v for k, v in (current.get("Tags") or {}).items() if k in tags} != tags
     if tags_differ:
         diffs.append("tags")
-    if not diffs:
-        run.record(UNCHANGED, "lambda function", name)
-        return config["FunctionArn"]
-    run.record(UPDATE, "lambda function", name, ", ".join(diffs))
-    if run.apply:
+    if run.record_diffs("lambda function", name, diffs):
         waiter = lam.get_waiter("function_updated_v2")
         if "code" in diffs:
             lam.update_function_code(FunctionName=name, ZipFile=code)
@@ -117,10 +113,6 @@ def ensure_state_machine(run: Run, definition: str, role_arn: str) -> str:
     diffs = [label for label, same in (
         ("definition", same_definition(current["definition"], definition)),
         ("role", current["roleArn"] == role_arn)) if not same]
-    if not diffs:
-        run.record(UNCHANGED, "state machine", name)
-        return arn
-    run.record(UPDATE, "state machine", name, ", ".join(diffs))
-    if run.apply:
+    if run.record_diffs("state machine", name, diffs):
         sfn.update_state_machine(stateMachineArn=arn, definition=definition, roleArn=role_arn)
     return arn

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
-from harness.deploy.base import CREATE, UNCHANGED, UPDATE, Run
+from harness.deploy.base import CREATE, Run
 
 POLICY_NAME = "scones-least-privilege"
 VERSION = "2012-10-17"
@@ -117,11 +117,7 @@ def ensure_role(run: Run, purpose: str, service: str, policy: dict) -> str:
         diffs.append("trust policy")
     if current != policy:
         diffs.append("policy")
-    if not diffs:
-        run.record(UNCHANGED, "iam role", name)
-        return role["Arn"]
-    run.record(UPDATE, "iam role", name, ", ".join(diffs))
-    if run.apply:
+    if run.record_diffs("iam role", name, diffs):
         if "trust policy" in diffs:
             iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
         if "policy" in diffs:
