@@ -47,7 +47,6 @@ class EmbeddedAWS:
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         # as ThreadedMotoServer, but binding here so a busy port raises now, not in a thread
-        MotoRequestHandler.disable_nagle_algorithm = True
         host, port = self.settings.host, self.settings.aws_port
         app = self._with_health(moto_hooks.dispatcher_app())
         try:
