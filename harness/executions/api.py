@@ -167,9 +167,9 @@ def execution_arn(client: Any, settings: Settings, name_or_arn: str, state_machi
     return machine.replace(":stateMachine:", ":execution:", 1) + f":{name_or_arn}"
 
 
-def load_execution(client: Any, arn: str) -> ExecutionRecord:
-    """Describe the execution, read its whole history and the definition it ran."""
-    summary = describe_execution(client, arn)
+def load_execution(client: Any, arn: str, summary: ExecutionSummary | None = None) -> ExecutionRecord:
+    """Describe the execution (unless `summary` already does), read its whole history and the definition it ran."""
+    summary = summary or describe_execution(client, arn)
     pages = client.get_paginator("get_execution_history").paginate(executionArn=arn)
     events = [ev for page in _call("GetExecutionHistory", list, pages) for ev in page["events"]]
     machine = _call("DescribeStateMachineForExecution",

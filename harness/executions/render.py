@@ -173,7 +173,7 @@ def write_execution_views(
     client = client or stepfunctions_client(settings)
     pages = []
     for item in list_executions(client, settings.state_machine_name, limit=limit):
-        files = write_views(load_execution(client, item.arn), Path(out_dir))
+        files = write_views(load_execution(client, item.arn, item), Path(out_dir))
         title = f"{item.name} · {item.status}" + (f" · {item.input_key}" if item.input_key else "")
         pages.append((title, files.html))
     return pages
