@@ -6,7 +6,7 @@ import click
 from rich.console import Console
 
 from harness.config import Settings
-from harness.deploy.base import Outputs
+from harness.deploy.base import Identity, Outputs, Target
 from harness.deploy.deployer import deploy as run_deploy
 from harness.deploy.deployer import destroy as run_destroy
 from harness.deploy.deployer import make_target
@@ -23,11 +23,17 @@ def _settings(target: str | None) -> Settings:
     return settings.replace(target=target) if target else settings
 
 
-def do_deploy(settings: Settings, yes: bool, dry_run: bool, console: Console | None = None) -> Outputs:
+def _introduce(settings: Settings, console: Console | None) -> tuple[Console, Target, Identity]:
+    """The console, the target, and who we are there (printed before anything is asked)."""
     console = console or Console()
     target = make_target(settings)
     ident = target.identity()
     console.print(identity_line(settings.target, ident, getattr(target, "endpoint_url", None)))
+    return console, target, ident
+
+
+def do_deploy(settings: Settings, yes: bool, dry_run: bool, console: Console | None = None) -> Outputs:
+    console, target, ident = _introduce(settings, console)
     if settings.target == "aws" and not dry_run and not yes:
         click.confirm(f"Deploy to account {ident.account} in {ident.region}? The endpoint costs "
                       f"{describe_cost(settings.instance_type)}", abort=True)
@@ -45,10 +51,7 @@ def deploy_to(settings: Settings, console: Console | None = None, dry_run: bool 
 
 
 def do_destroy(settings: Settings, yes: bool, delete_bucket: bool, console: Console | None = None):
-    console = console or Console()
-    target = make_target(settings)
-    ident = target.identity()
-    console.print(identity_line(settings.target, ident, getattr(target, "endpoint_url", None)))
+    console, target, _ = _introduce(settings, console)
     if not yes:
         what = "the endpoint, models, functions, state machine, roles" + (
             ", the ECR repository" if settings.target == "aws" else "") + (
