@@ -16,7 +16,6 @@ import os
 import socket
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from typing import Self
@@ -25,6 +24,7 @@ from harness.config import Settings
 from harness.emulator import moto_hooks
 from harness.emulator.workers import WorkerManager
 from harness.errors import HarnessError
+from harness.stack.readiness import wait_until
 
 # like LocalStack's /_localstack/health: cheap, and tells our emulator from any other server
 HEALTH_PATH = "/_harness/health"
@@ -222,11 +222,9 @@ def is_ready(url: str, timeout: float = 1.0) -> bool:
 
 
 def wait_ready(url: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not is_ready(url):
-        if time.monotonic() > deadline:
-            raise HarnessError(
-                f"the embedded AWS at {url} did not become ready within {timeout:.0f} s",
-                "look at its log (.harness/) or run `python -m harness.emulator` to see it start",
-            )
-        time.sleep(0.05)
+    wait_until(
+        lambda: is_ready(url),
+        f"the embedded AWS at {url}",
+        timeout,
+        "look at its log (.harness/) or run `python -m harness.emulator` to see it start",
+    )
