@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.config import LABELS
 from harness.errors import HarnessError
+from harness.executions.history import cause_text
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -45,10 +46,7 @@ class ExecutionResult:
     @property
     def cause_message(self) -> str:
         """The Lambda's errorMessage when the cause is its JSON error document."""
-        try:
-            return str(json.loads(self.cause).get("errorMessage", self.cause))
-        except (ValueError, AttributeError):
-            return self.cause
+        return str(cause_text(self.cause))
 
 
 def run_execution(

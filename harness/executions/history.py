@@ -154,6 +154,17 @@ def shorten(text: str | None, limit: int | None) -> str | None:
     return text[: limit - 1] + "…"
 
 
+def cause_text(cause: str | None) -> str | None:
+    """A Lambda error's cause is JSON ({"errorMessage", "errorType", "stackTrace"}): show the message."""
+    if not cause:
+        return cause
+    try:
+        value = json.loads(cause)
+    except ValueError:
+        return cause
+    return value.get("errorMessage", cause) if isinstance(value, dict) else cause
+
+
 def state_rows(events: Iterable[dict[str, Any]]) -> list[StateRow]:
     """One StateRow per state entry, in the order the states were entered."""
     events = sorted(events, key=lambda ev: ev["id"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from harness.executions.api import (
     stepfunctions_client,
 )
 from harness.executions.graph import COLOURS, write_graph
-from harness.executions.history import shorten, state_outcomes
+from harness.executions.history import cause_text, shorten, state_outcomes
 
 _RICH_STATUS = {
     "SUCCEEDED": "green", "FAILED": "red", "TIMED_OUT": "red", "ABORTED": "red",
@@ -35,17 +34,6 @@ def duration_text(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
-
-
-def cause_text(cause: str | None) -> str | None:
-    """A Lambda error's cause is JSON ({"errorMessage", "errorType", "stackTrace"}): show the message."""
-    if not cause:
-        return cause
-    try:
-        value = json.loads(cause)
-    except ValueError:
-        return cause
-    return value.get("errorMessage", cause) if isinstance(value, dict) else cause
 
 
 def executions_table(items: Iterable[ExecutionSummary], title: str = "") -> Table:
