@@ -119,7 +119,7 @@ class Settings:
             if raw is None or raw == "":
                 continue
             values[attr] = _parse_bool(raw) if typ is bool else typ(raw)
-        values.update(overrides)
+        values.update((k, v) for k, v in overrides.items() if v is not None)  # None: not given
         return cls(**values)
 
     def replace(self, **changes) -> Settings:

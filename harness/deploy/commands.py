@@ -18,11 +18,6 @@ _target = click.option("--target", type=click.Choice(["local", "aws"]), default=
 _yes = click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation")
 
 
-def _settings(target: str | None) -> Settings:
-    settings = Settings.from_env()
-    return settings.replace(target=target) if target else settings
-
-
 def _introduce(settings: Settings, console: Console | None) -> tuple[Console, Target, Identity]:
     """The console, the target, and who we are there (printed before anything is asked)."""
     console = console or Console()
@@ -68,14 +63,14 @@ def do_destroy(settings: Settings, yes: bool, delete_bucket: bool, console: Cons
 @click.option("--dry-run", is_flag=True, help="only print what would change (same as `plan`)")
 def deploy(target: str | None, yes: bool, dry_run: bool) -> None:
     """Create or update the workflow on the target; a second run changes nothing."""
-    do_deploy(_settings(target), yes, dry_run)
+    do_deploy(Settings.from_env(target=target), yes, dry_run)
 
 
 @click.command()
 @_target
 def plan(target: str | None) -> None:
     """Print what `deploy` would create, change or leave, calling no mutating API."""
-    do_deploy(_settings(target), yes=True, dry_run=True)
+    do_deploy(Settings.from_env(target=target), yes=True, dry_run=True)
 
 
 @click.command()
@@ -84,4 +79,4 @@ def plan(target: str | None) -> None:
 @click.option("--delete-bucket", is_flag=True, help="also empty and delete the bucket")
 def destroy(target: str | None, yes: bool, delete_bucket: bool) -> None:
     """Delete what `deploy` created (endpoint first); only resources tagged managed-by=scones-harness."""
-    do_destroy(_settings(target), yes, delete_bucket)
+    do_destroy(Settings.from_env(target=target), yes, delete_bucket)

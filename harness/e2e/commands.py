@@ -17,7 +17,7 @@ from harness.e2e.report import print_table
 @click.option("--parallel", default=8, show_default=True, help="executions run at once")
 def e2e(target: str | None, per_class: int, parallel: int) -> None:
     """Run real executions on real images and check their outcomes."""
-    settings = Settings.from_env(**({"target": target} if target else {}))
+    settings = Settings.from_env(target=target)
     if settings.target == "local":
         from harness.stack.stack import require_running
 

@@ -23,13 +23,6 @@ _MACHINE = click.option("--state-machine", default=None, metavar="NAME",
                         help="default: SCONES_STATE_MACHINE (scones-workflow)")
 
 
-def _settings(target: str | None, state_machine: str | None) -> Settings:
-    overrides = {"target": target} if target else {}
-    if state_machine:
-        overrides["state_machine_name"] = state_machine
-    return Settings.from_env(**overrides)
-
-
 @click.command()
 @_TARGET
 @click.option("--status", type=click.Choice(STATUSES, case_sensitive=False), default=None,
@@ -40,7 +33,7 @@ def _settings(target: str | None, state_machine: str | None) -> Settings:
 def executions(target: str | None, status: str | None, limit: int, state_machine: str | None,
                as_json: bool) -> None:
     """List recent executions, newest first."""
-    settings = _settings(target, state_machine)
+    settings = Settings.from_env(target=target, state_machine_name=state_machine or None)
     items = list_executions(stepfunctions_client(settings), settings.state_machine_name, status, limit)
     if as_json:
         click.echo(json.dumps([item.to_dict() for item in items], indent=2))
@@ -62,7 +55,7 @@ def executions(target: str | None, status: str | None, limit: int, state_machine
 def show(execution: str, target: str | None, state_machine: str | None, as_json: bool,
          out_dir: Path | None, no_png: bool) -> None:
     """Show one execution (name or ARN): the table view, and write its graph."""
-    settings = _settings(target, state_machine)
+    settings = Settings.from_env(target=target, state_machine_name=state_machine or None)
     client = stepfunctions_client(settings)
     record = load_execution(client, execution_arn(client, settings, execution))
     files = write_views(record, out_dir or settings.state_dir / "executions", png=not no_png)

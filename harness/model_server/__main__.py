@@ -33,15 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    overrides = {
-        k: v
-        for k, v in (("model_server_host", args.host), ("model_server_port", args.port))
-        if v is not None
-    }
+    settings = Settings.from_env(model_server_host=args.host, model_server_port=args.port)
     from harness.model_server.server import serve_until_signal
 
     try:
-        serve_until_signal(Settings.from_env(**overrides), args.model_dir, args.model_artifact)
+        serve_until_signal(settings, args.model_dir, args.model_artifact)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

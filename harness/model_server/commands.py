@@ -41,7 +41,5 @@ def serve(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    overrides = {
-        k: v for k, v in (("model_server_host", host), ("model_server_port", port)) if v is not None
-    }
-    serve_until_signal(Settings.from_env(**overrides), model_dir, model_artifact, capture)
+    settings = Settings.from_env(model_server_host=host, model_server_port=port)
+    serve_until_signal(settings, model_dir, model_artifact, capture)
