@@ -23,7 +23,7 @@ from model_training.export import (
     to_json,
 )
 from model_training.preprocess import METADATA
-from model_training.train import TrainConfig, TrainResult, predict_logits, train
+from model_training.train import TrainConfig, TrainResult, train
 
 # The exported graph must compute what PyTorch computes.
 ONNX_TOLERANCE = 1e-4
@@ -34,19 +34,24 @@ def package_versions() -> dict[str, str]:
     return {"python": platform.python_version(), **{name: version(name) for name in names}}
 
 
-def export_checked(result: TrainResult, temperature: float, images: np.ndarray) -> tuple[bytes, float]:
-    """Export, then compare onnxruntime's probabilities with PyTorch's on `images`."""
+def export_checked(result: TrainResult, temperature: float,
+                   images: np.ndarray) -> tuple[bytes, float, np.ndarray, np.ndarray]:
+    """Export, then compare onnxruntime's probabilities with PyTorch's on `images`. Returns the
+    graph, the largest difference, onnxruntime's probabilities and PyTorch's logits (before
+    the temperature) on `images`."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
         serving = export_onnx(result.nets, temperature, path)
         onnx_bytes = path.read_bytes()
     with torch.no_grad():
-        expected = serving(torch.from_numpy(images)).numpy()
-    diff = float(np.abs(onnx_probabilities(onnx_bytes, images) - expected).max())
+        logits = serving.logits(torch.from_numpy(images))
+        expected = torch.softmax(logits * serving.inv_temperature, dim=1).numpy()  # serving.forward
+    probs = onnx_probabilities(onnx_bytes, images)
+    diff = float(np.abs(probs - expected).max())
     if diff > ONNX_TOLERANCE:
         raise HarnessError(f"the ONNX graph differs from PyTorch by {diff:.2e} (> {ONNX_TOLERANCE})",
                            "check the torch / onnx / onnxruntime versions pinned in pyproject.toml")
-    return onnx_bytes, diff
+    return onnx_bytes, diff, probs, logits.numpy()
 
 
 def evaluate(probs: np.ndarray, labels: np.ndarray, paths: list[str], threshold: float) -> dict:
@@ -89,13 +94,11 @@ def run(data_dir: Path, output_dir: Path, config: TrainConfig | None = None,
     # into the graph
     oof, oof_labels = result.out_of_fold, train_split.labels
     temperature = calibration.fit_temperature(oof, oof_labels)
-    onnx_bytes, diff = export_checked(result, temperature, test_split.images)
-    full_precision = onnx_probabilities(onnx_bytes, test_split.images)
+    onnx_bytes, diff, full_precision, test_logits = export_checked(result, temperature, test_split.images)
     onnx_bytes = store_weights_as_float16(onnx_bytes)
 
     # every test figure comes from onnxruntime running the shipped graph: what the endpoint serves
     probs = onnx_probabilities(onnx_bytes, test_split.images)
-    test_logits = predict_logits(result.nets, test_split.images)
     uncalibrated = calibration.acceptance(calibration.softmax(test_logits), test_split.labels, threshold)
     evaluation = evaluate(probs, test_split.labels, test_split.paths, threshold)
     predictions = evaluation.pop("test_predictions")
