@@ -61,14 +61,13 @@ class ServingModel(nn.Module):
     mirror, divided by the fitted temperature, then softmax, so the ONNX graph outputs
     calibrated probabilities."""
 
-    def __init__(self, nets: list[BikeNet], temperature: float = 1.0, mirror: bool = True):
+    def __init__(self, nets: list[BikeNet], temperature: float = 1.0):
         super().__init__()
         self.nets = nn.ModuleList(nets)
-        self.mirror = mirror
         self.register_buffer("inv_temperature", torch.tensor(1.0 / temperature, dtype=torch.float32))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        views = [x, torch.flip(x, dims=[3])] if self.mirror else [x]
+        views = [x, torch.flip(x, dims=[3])]
         outputs = [net(view) for net in self.nets for view in views]
         return torch.stack(outputs).mean(dim=0)
 

@@ -52,7 +52,6 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     nets: list[BikeNet]
-    config: TrainConfig
     seconds: float
     out_of_fold: np.ndarray  # (n, classes) logits for every train image, from the one net that did not see it
     members: list[dict] = field(default_factory=list)  # per member: epochs, best epoch, history
@@ -210,5 +209,5 @@ def train(data: Split, config: TrainConfig | None = None, progress: bool = True)
             out_of_fold[held_out] = predict_logits([net], data.images[held_out])
             nets.append(net)
             members.append(info)
-    return TrainResult(nets=nets, config=config, seconds=time.perf_counter() - started,
+    return TrainResult(nets=nets, seconds=time.perf_counter() - started,
                        out_of_fold=out_of_fold, members=members)
