@@ -46,9 +46,6 @@ class THRESHOLD_CONFIDENCE_NOT_MET(WorkflowError):
         self.confidence, self.label, self.threshold = confidence, label, threshold
 
 
-ThresholdConfidenceNotMet = THRESHOLD_CONFIDENCE_NOT_MET  # a PEP 8 name for Python callers
-
-
 def _format(confidence: float, threshold: float) -> str:
     """4 significant digits, unless rounding would make it look >= the threshold (0.92996 -> 0.93)."""
     short = f"{confidence:.4g}"
