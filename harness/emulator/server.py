@@ -188,17 +188,17 @@ def _warm_services(url: str, region: str) -> None:
     import boto3
     from botocore.exceptions import ClientError
 
+    from harness.clients import LOCAL_CREDENTIALS
+
     session = boto3.session.Session()
+    clients: dict = {}
     for service, operation, params in _WARM_CALLS:
-        client = session.client(
-            service,
-            endpoint_url=url,
-            region_name=region,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        if service not in clients:
+            clients[service] = session.client(
+                service, endpoint_url=url, region_name=region, **LOCAL_CREDENTIALS
+            )
         try:
-            getattr(client, operation)(**params)
+            getattr(clients[service], operation)(**params)
         except ClientError:
             pass  # the error path is what we warmed
 
