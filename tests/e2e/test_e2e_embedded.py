@@ -10,6 +10,7 @@ import pytest
 from rich.console import Console
 
 from harness import clients
+from harness.dataset import listed_images
 from harness.e2e.cases import THRESHOLD_ERROR
 from harness.e2e.check import run_e2e
 from harness.e2e.runner import run_execution
@@ -50,7 +51,7 @@ def test_passing_execution_output_keeps_objects(running_stack, data_dir):
     settings, _ = running_stack
     sfn = clients.client(settings, "stepfunctions")
     machine = state_machine_arn(sfn, settings.state_machine_name)
-    key = "test/" + next(line.split("\t")[2] for line in (data_dir / "test.lst").read_text().splitlines())
+    key = listed_images(data_dir)[0].key
     result = run_execution(sfn, machine, settings.bucket, key, name="objects-check")
     assert result.status in ("SUCCEEDED", "FAILED")
     if result.status == "SUCCEEDED":
@@ -94,7 +95,7 @@ def test_monitor_reads_what_the_stack_captured(running_stack, tmp_path):
     settings, _ = running_stack
     sfn = clients.client(settings, "stepfunctions")
     machine = state_machine_arn(sfn, settings.state_machine_name)
-    key = "test/" + (settings.data_dir / "test.lst").read_text().split("\t")[2].split("\n")[0]
+    key = listed_images(settings.data_dir)[0].key
     run_execution(sfn, machine, settings.bucket, key, name="monitored")
     deadline = time.monotonic() + 30  # capture is flushed every CAPTURE_FLUSH_SECONDS
     while True:

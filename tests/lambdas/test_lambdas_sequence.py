@@ -14,6 +14,7 @@ import pytest
 from shared.errors import THRESHOLD_CONFIDENCE_NOT_MET
 
 from harness.config import STATE_MACHINE_FILE
+from harness.dataset import ListedImage, listed_images
 
 
 def apply_output_path(path: str, lambda_result: Any) -> Any:
@@ -25,11 +26,10 @@ def apply_output_path(path: str, lambda_result: Any) -> Any:
     return value
 
 
-def first_test_image(data_dir, label: int) -> str:
-    for line in (data_dir / "test.lst").read_text().splitlines():
-        _, row_label, path = line.split("\t")
-        if int(float(row_label)) == label:
-            return path
+def first_test_image(data_dir, label: int) -> ListedImage:
+    for image in listed_images(data_dir):
+        if image.label == label:
+            return image
     raise AssertionError(f"no test image with label {label} in {data_dir / 'test.lst'}")
 
 
@@ -52,9 +52,9 @@ def test_real_image_flows_through_the_three_steps(
     expected,
 ):
     # GIVEN a real test image in S3 and an endpoint that answers for exactly those bytes
-    name = first_test_image(data_dir, label)
-    png = (data_dir / "test" / name).read_bytes()
-    s3.put_object(Bucket="scones-unlimited-local", Key=f"test/{name}", Body=png)
+    image = first_test_image(data_dir, label)
+    png = image.path.read_bytes()
+    s3.put_object(Bucket="scones-unlimited-local", Key=image.key, Body=png)
     client, stubber = runtime_stub
     stubber.add_response(
         "invoke_endpoint",
@@ -70,7 +70,7 @@ def test_real_image_flows_through_the_three_steps(
     monkeypatch.setattr(classify_module, "runtime", client)
     states = json.loads(STATE_MACHINE_FILE.read_text())["States"]
     steps = [serialize_module.handler, classify_module.handler, filter_module.handler]
-    event: Any = {"s3_bucket": "scones-unlimited-local", "s3_key": f"test/{name}"}
+    event: Any = {"s3_bucket": "scones-unlimited-local", "s3_key": image.key}
 
     # WHEN each handler gets what the previous state's OutputPath kept
     seen = []

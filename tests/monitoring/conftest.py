@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import REPO_ROOT
+from harness.dataset import listed_images
 
 SAMPLES_DIR = REPO_ROOT.parent / "shared" / "data" / "datacapture-samples"
 
@@ -20,5 +21,4 @@ def samples_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def test_images(data_dir: Path) -> list[tuple[Path, int]]:
-    rows = [line.split("\t") for line in (data_dir / "test.lst").read_text().splitlines() if line]
-    return [(data_dir / "test" / r[2], int(r[1])) for r in rows]
+    return [(image.path, image.label) for image in listed_images(data_dir)]

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from harness.config import DEFAULT_MODEL_ARTIFACT
+from harness.dataset import listed_images
 
 ARTIFACT = DEFAULT_MODEL_ARTIFACT
 METRICS_BESIDE = ARTIFACT.parent / "metrics.json"
@@ -83,9 +84,9 @@ def test_metrics_carry_what_monitoring_and_the_readme_need(metrics):
 def test_test_figures_recomputed_through_onnxruntime_match_metrics(members, metrics, data_dir):
     meta = json.loads(members["metadata.json"])
     session = onnxruntime.InferenceSession(members["model.onnx"], providers=["CPUExecutionProvider"])
-    lines = [line.split("\t") for line in (data_dir / "test.lst").read_text().splitlines() if line]
-    labels = np.array([int(label) for _, label, _ in lines])
-    batch = np.stack([preprocess(data_dir / "test" / name.strip(), meta) for _, _, name in lines])
+    images = listed_images(data_dir)
+    labels = np.array([image.label for image in images])
+    batch = np.stack([preprocess(image.path, meta) for image in images])
 
     (probs,) = session.run([meta["output"]["name"]], {meta["input"]["name"]: batch})
 
@@ -96,7 +97,7 @@ def test_test_figures_recomputed_through_onnxruntime_match_metrics(members, metr
     assert accepted.mean() == pytest.approx(metrics["coverage"], abs=1e-9)
     assert (probs.argmax(1) == labels)[accepted].mean() == pytest.approx(metrics["accuracy_at_threshold"])
     baseline = {p["path"]: p for p in metrics["test_predictions"]}
-    for (_, label, name), row in zip(lines, probs):
-        entry = baseline[f"test/{name.strip()}"]
-        assert entry["label"] == int(label)
+    for image, row in zip(images, probs):
+        entry = baseline[image.key]
+        assert entry["label"] == image.label
         np.testing.assert_allclose(entry["probabilities"], row, atol=1e-5)
