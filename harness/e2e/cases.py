@@ -16,7 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from harness.config import LABELS, Settings
-from harness.dataset import listed_images
+from harness.dataset import ListedImage, listed_images
 from harness.errors import HarnessError
 
 THRESHOLD_ERROR = "THRESHOLD_CONFIDENCE_NOT_MET"
@@ -51,21 +51,21 @@ def blend(first: Path, second: Path) -> bytes:
 
 def choose(settings: Settings, runtime, s3, per_class: int = 2, scan: int = 60) -> list[Case]:
     """Scan test images through the endpoint until every scenario has its image(s)."""
-    rows = [(image.key, image.label) for image in listed_images(settings.data_dir)]
+    images = listed_images(settings.data_dir)
     confident: dict[int, list[str]] = {0: [], 1: []}
     unsure: str | None = None
-    for path, label in rows[:scan] if scan else rows:
-        probabilities = invoke(runtime, settings, (settings.data_dir / path).read_bytes())
+    for image in images[:scan] if scan else images:
+        probabilities = invoke(runtime, settings, image.path.read_bytes())
         top = max(probabilities)
         predicted = probabilities.index(top)
-        if top >= settings.threshold and predicted == label and len(confident[label]) < per_class:
-            confident[label].append(path)
+        if top >= settings.threshold and predicted == image.label and len(confident[image.label]) < per_class:
+            confident[image.label].append(image.key)
         elif top < settings.threshold and unsure is None:
-            unsure = path
+            unsure = image.key
         if unsure and all(len(v) == per_class for v in confident.values()):
             break
     if unsure is None:
-        unsure = _upload_blend(settings, runtime, s3, rows)
+        unsure = _upload_blend(settings, runtime, s3, images)
     cases = [
         Case(f"confident {LABELS[label]}", key, "SUCCEEDED", expect_label=LABELS[label])
         for label, keys in confident.items()
@@ -81,11 +81,11 @@ def choose(settings: Settings, runtime, s3, per_class: int = 2, scan: int = 60) 
     return cases
 
 
-def _upload_blend(settings: Settings, runtime, s3, rows) -> str:
-    bikes = [p for p, label in rows if label == 0][:10]
-    motos = [p for p, label in rows if label == 1][:10]
+def _upload_blend(settings: Settings, runtime, s3, images: list[ListedImage]) -> str:
+    bikes = [image.path for image in images if image.label == 0][:10]
+    motos = [image.path for image in images if image.label == 1][:10]
     for bike, moto in zip(bikes, motos):
-        body = blend(settings.data_dir / bike, settings.data_dir / moto)
+        body = blend(bike, moto)
         if max(invoke(runtime, settings, body)) < settings.threshold:
             s3.put_object(Bucket=settings.bucket, Key=BLEND_KEY, Body=body, ContentType="image/png")
             return BLEND_KEY
