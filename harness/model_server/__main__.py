@@ -4,7 +4,6 @@ entry (no click: the image has only the core packages). Settings come from the e
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -28,11 +27,6 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="default MODEL_SERVER_PORT (8080)")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     settings = Settings.from_env(model_server_host=args.host, model_server_port=args.port)
     from harness.model_server.server import serve_until_signal
 

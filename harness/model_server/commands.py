@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
@@ -38,8 +37,5 @@ def serve(
         raise click.UsageError("pass --model-dir or --model-artifact, not both")
     from harness.model_server.server import serve_until_signal
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     settings = Settings.from_env(model_server_host=host, model_server_port=port)
     serve_until_signal(settings, model_dir, model_artifact, capture)

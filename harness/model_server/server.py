@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -147,7 +148,13 @@ def serve_until_signal(
     model_artifact: Path | None = None,
     capture: bool | None = None,
 ) -> None:
-    """Foreground server for `serve`: prints one ready line, stops cleanly on SIGTERM or SIGINT."""
+    """Foreground server for `serve` (the CLI and the container): logs to stderr, prints one
+    ready line, stops cleanly on SIGTERM or SIGINT."""
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stop.set())
