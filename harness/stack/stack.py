@@ -162,15 +162,14 @@ def print_status(settings: Settings, console: Console | None = None) -> None:
     table = Table(title=f"Local stack ({state.mode if state else 'not running'})")
     for column in ("component", "address", "state", "what it stands in for"):
         table.add_column(column)
+    aws_health = "/_localstack/health" if state and state.mode == "docker" else embedded.HEALTH_PATH
     rows = [
-        ("AWS APIs", settings.aws_endpoint_url, "/_harness/health",
+        ("AWS APIs", settings.aws_endpoint_url, aws_health,
          "S3, IAM, STS, Lambda, Step Functions, CloudWatch Logs, SageMaker control plane"),
         ("endpoint", settings.model_server_url, "/ping",
          f"SageMaker endpoint {settings.endpoint_name} + runtime API + Data Capture"),
     ]
     for name, url, probe, role in rows:
-        if state and state.mode == "docker" and name == "AWS APIs":
-            probe = "/_localstack/health"
         up_now = http_ok(url + probe)
         table.add_row(name, url, "[green]up[/]" if up_now else "[red]down[/]", role)
     console.print(table)
