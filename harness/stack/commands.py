@@ -6,7 +6,6 @@ import click
 from rich.console import Console
 
 from harness.config import Settings
-from harness.errors import HarnessError
 from harness.stack import stack
 
 
@@ -34,5 +33,4 @@ def status(check: bool) -> None:
         click.echo(f"ok: data, model and ports are fine; mode would be {mode}")
         return
     stack.print_status(settings, Console())
-    if stack.running(settings) is None:
-        raise HarnessError("The local stack is not up.", "run `make local-up`")
+    stack.require_running(settings)
