@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import textwrap
 import uuid
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import boto3
 import pytest
+from support.lambda_zip import zip_code
 
 from harness.config import Settings
 from harness.emulator import CODE_PATHS_TAG, EmbeddedAWS
@@ -57,14 +56,6 @@ def role_arn(client) -> str:
     )["Role"]["Arn"]
 
 
-def zip_code(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, textwrap.dedent(text))
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def make_function(client, role_arn, tmp_path_factory) -> Callable[..., str]:
     """make_function(handler_source, timeout=3, env=None, hot=False) -> function name.
@@ -106,7 +97,6 @@ def make_function(client, role_arn, tmp_path_factory) -> Callable[..., str]:
         return name
 
     make.folders = folders
-    make.zip = zip_code
     return make
 
 

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from support.lambda_zip import zip_code
 
 COUNTER = """
 import os
@@ -145,7 +146,7 @@ def test_update_function_code_gives_fresh_workers(client, make_function, invoke)
     assert invoke(name, {}) == ("v1", None)
     client("lambda").update_function_code(
         FunctionName=name,
-        ZipFile=make_function.zip(
+        ZipFile=zip_code(
             {"handler.py": "def handler(event, context):\n    return 'v2'\n"}
         ),
     )

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import boto3
 import pytest
+from support.lambda_zip import zip_code
 
 from harness.config import REPO_ROOT
 from harness.stack.readiness import free_port
@@ -54,18 +53,14 @@ def test_foreground_process_serves_and_leaves_no_worker(tmp_path):
         role = boto3.client("iam", **kw).create_role(RoleName="r", AssumeRolePolicyDocument="{}")[
             "Role"
         ]["Arn"]
-        code = io.BytesIO()
-        with zipfile.ZipFile(code, "w") as archive:
-            archive.writestr(
-                "handler.py", "import os\ndef handler(event, context):\n    return os.getpid()\n"
-            )
+        code = zip_code({"handler.py": "import os\ndef handler(event, context):\n    return os.getpid()\n"})
         lam = boto3.client("lambda", **kw)
         lam.create_function(
             FunctionName="pid",
             Runtime="python3.11",
             Role=role,
             Handler="handler.handler",
-            Code={"ZipFile": code.getvalue()},
+            Code={"ZipFile": code},
         )
         worker_pid = json.loads(lam.invoke(FunctionName="pid")["Payload"].read())
         assert _alive(worker_pid)

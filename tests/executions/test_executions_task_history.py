@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from unittest import mock
 
 import boto3
 from executions_support import ROLE, create_machine, run_to_end, svg_content
 from moto.awslambda.models import LambdaFunction
 from rich.console import Console
+from support.lambda_zip import zip_code
 
 from harness.executions.api import load_execution
 from harness.executions.graph import COLOURS, svg_id
@@ -29,14 +28,12 @@ def test_task_retries_and_catch_on_a_real_history(sfn, tmp_path):
             return json.dumps({"statusCode": 200, "body": {"image_data": "QUJD" * 400}}), False, ""
         return json.dumps({"errorMessage": "0.59 < 0.93", "errorType": "ThresholdConfidenceNotMet"}), True, ""
 
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    code = zip_code({"handler.py": "def handler(event, context):\n    return event\n"})
     lam = boto3.client("lambda", region_name="us-east-1")
     boto3.client("iam", region_name="us-east-1").create_role(RoleName="scones-workflow-role",
                                                              AssumeRolePolicyDocument="{}")
     arns = {name: lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="handler.handler",
-                                      Code={"ZipFile": code.getvalue()})["FunctionArn"] for name in ("flaky", "filter")}
+                                      Code={"ZipFile": code})["FunctionArn"] for name in ("flaky", "filter")}
     retry = [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 1, "MaxAttempts": 2}]
     definition = {"StartAt": "Serialize", "States": {
         "Serialize": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Retry": retry,

@@ -12,7 +12,6 @@ import json
 import re
 import sys
 import time
-import zipfile
 from typing import Any
 
 import boto3
@@ -21,6 +20,7 @@ from awslambdaric.bootstrap import build_fault_result
 from awslambdaric.lambda_runtime_marshaller import to_json
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
+from support.lambda_zip import zip_code
 
 from harness.config import STATE_MACHINE_FILE
 
@@ -148,7 +148,7 @@ def workflow(monkeypatch, s3, serialize_module, classify_module, filter_module, 
                 Runtime="python3.11",
                 Role=role,
                 Handler="handler.handler",
-                Code={"ZipFile": _zip()},
+                Code={"ZipFile": zip_code({"handler.py": "def handler(event, context):\n    return event\n"})},
             )["FunctionArn"]
             for placeholder, name in PLACEHOLDERS.items()
         }
@@ -185,13 +185,6 @@ def substitute(text: str, values: dict[str, str]) -> str:
     """DefinitionSubstitutions: every ${Name} replaced, an unknown name is a KeyError.
     (string.Template cannot be used: ASL's own "$" and "$.Payload" are invalid placeholders.)"""
     return re.sub(r"\$\{(\w+)\}", lambda match: values[match.group(1)], text)
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
-    return buffer.getvalue()
 
 
 def test_confident_image_succeeds_with_objects_end_to_end(workflow):
