@@ -53,9 +53,8 @@ def print_outputs(console: Console, outputs: Outputs, instance_type: str, compac
     if shown:
         console.print(changes_table(shown, title))
     if outputs.dry_run:
-        plan = {a: sum(c.action == a for c in outputs.changes) for a in (CREATE, UPDATE, UNCHANGED)}
-        console.print(f"Plan: {plan[CREATE]} to create, {plan[UPDATE]} to change, "
-                      f"{plan[UNCHANGED]} unchanged.")
+        console.print(f"Plan: {outputs.count(CREATE)} to create, {outputs.count(UPDATE)} to change, "
+                      f"{outputs.count(UNCHANGED)} unchanged.")
     else:
         console.print(f"Done: {counts(outputs.changes)}." if outputs.changed
                       else "Up to date: nothing changed.")
