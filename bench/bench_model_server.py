@@ -11,7 +11,6 @@ Targets (2 cores): p50 <= 3 ms, >= 500 invocations/s with keep-alive clients, ca
 from __future__ import annotations
 
 import argparse
-import io
 import multiprocessing as mp
 import os
 import platform
@@ -26,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from figures import percentile, write_figures  # bench/figures.py (this folder is on sys.path)
+from support.images import png  # tests/support/images.py
 
 from harness.clients import runtime_at
 from harness.config import Settings
@@ -39,12 +39,7 @@ CREDS = {
 }
 
 
-def png_32() -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (32, 32), (180, 40, 60)).save(buf, "PNG")
-    return buf.getvalue()
+BODY_RGB = (180, 40, 60)  # the request body: a uniform 32x32 PNG of this colour
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -92,7 +87,7 @@ def _load_worker(url: str, threads: int, seconds: float, use_boto3: bool, out: m
     import threading
     from urllib.parse import urlsplit
 
-    body, counts, totals, errors = png_32(), [0] * threads, [0] * threads, [0]
+    body, counts, totals, errors = png(BODY_RGB), [0] * threads, [0] * threads, [0]
     client = runtime_at(url, max_pool_connections=16) if use_boto3 else None
     path = f"/endpoints/{ENDPOINT}/invocations"
     start = time.perf_counter() + 0.5  # warm the connections first
@@ -154,7 +149,7 @@ def throughput(
 
 
 def latency(url: str, n: int) -> dict:
-    client, body = runtime_at(url, max_pool_connections=16), png_32()
+    client, body = runtime_at(url, max_pool_connections=16), png(BODY_RGB)
     for _ in range(100):
         client.invoke_endpoint(EndpointName=ENDPOINT, Body=body, ContentType="image/png")[
             "Body"
@@ -175,7 +170,7 @@ def http_latency(url: str, n: int) -> dict:
     from urllib.parse import urlsplit
 
     conn = http.client.HTTPConnection(urlsplit(url).hostname, urlsplit(url).port)
-    body, path, samples = png_32(), f"/endpoints/{ENDPOINT}/invocations", []
+    body, path, samples = png(BODY_RGB), f"/endpoints/{ENDPOINT}/invocations", []
     for i in range(n + 100):
         t0 = time.perf_counter()
         conn.request("POST", path, body=body, headers={"Content-Type": "image/png"})
@@ -189,7 +184,7 @@ def http_latency(url: str, n: int) -> dict:
 def in_process(model_dir: Path, n: int) -> dict:
     from harness.model_server.inference import model_fn, transform
 
-    model, body = model_fn(model_dir), png_32()
+    model, body = model_fn(model_dir), png(BODY_RGB)
     for _ in range(100):
         transform(body, "image/png", None, model)
     samples = []
@@ -207,7 +202,7 @@ def capture_cpu_per_record(s3_url: str, n: int = 5000) -> dict:
 
     settings = Settings(capture_s3_uri="s3://bench/data_capture", capture_s3_endpoint_url=s3_url)
     capture = DataCapture(CaptureConfig.from_settings(settings)).start()
-    body, answer = png_32(), b"[0.8807970285415649, 0.11920291930761147]"
+    body, answer = png(BODY_RGB), b"[0.8807970285415649, 0.11920291930761147]"
     try:
         capture.flush()  # warm: client creation, first connection
         t0 = time.thread_time()

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
 import urllib.error
@@ -13,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 from docker_helpers import logs, wait_for_ping
-from PIL import Image
+from support.images import png
 from support.tiny_model import expected_probabilities
 
 from harness.clients import runtime_at
@@ -26,18 +25,12 @@ RED = (200, 30, 30)
 ENDPOINT = Settings().endpoint_name
 
 
-def red_png() -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (32, 32), RED).save(buf, "PNG")
-    return buf.getvalue()
-
-
 def test_image_serves_as_sagemaker_runs_it(run_container, container_model_dir):
     # GIVEN the image run the way SageMaker runs it, the tiny model mounted read-only
     _, url = run_container("serve", model_dir=container_model_dir)
     # WHEN an unmodified boto3 client invokes the endpoint
     response = runtime_at(url, max_pool_connections=8).invoke_endpoint(
-        EndpointName=ENDPOINT, ContentType="image/png", Body=red_png()
+        EndpointName=ENDPOINT, ContentType="image/png", Body=png(RED)
     )
     # THEN it gets the model's answer, computed independently with numpy
     assert response["ContentType"] == "application/json"
@@ -160,7 +153,7 @@ def test_container_data_capture_is_flushed_on_sigterm(
         # WHEN a burst of InvokeEndpoint calls (the runtime path, where SageMaker captures)
         # is followed at once by docker stop (SIGTERM)
         runtime = runtime_at(url, max_pool_connections=8)
-        body = red_png()
+        body = png(RED)
         with ThreadPoolExecutor(4) as pool:
             responses = list(
                 pool.map(

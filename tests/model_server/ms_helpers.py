@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 
 import boto3
 from botocore.config import Config
-from PIL import Image
 
 from harness.config import Settings
 from harness.model_server import ModelServerHandle
@@ -23,20 +21,6 @@ CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 class ServerUnderTest:
     url: str
     handle: ModelServerHandle | None  # None when external
-
-
-def png(rgb=(200, 30, 30), size=(32, 32), mode: str = "RGB", fmt: str = "PNG") -> bytes:
-    """A uniform image of colour `rgb`, stored in `mode` (RGB, RGBA, L, P) and `fmt`."""
-    image = Image.new("RGB", size, rgb)
-    if mode == "RGBA":
-        image = image.convert("RGBA")
-    elif mode == "L":
-        image = Image.new("L", size, rgb[0])
-    elif mode == "P":
-        image = image.convert("P", palette=Image.Palette.ADAPTIVE)
-    buf = io.BytesIO()
-    image.save(buf, fmt, **({"quality": 100} if fmt == "JPEG" else {}))
-    return buf.getvalue()
 
 
 def runtime_client(url: str | None, retries: int = 1):

@@ -13,7 +13,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from ms_helpers import ENDPOINT, EXTERNAL_URL, local_settings, png, runtime_client
+from ms_helpers import ENDPOINT, EXTERNAL_URL, local_settings, runtime_client
+from support.images import png
 
 from harness.config import REPO_ROOT
 from harness.errors import HarnessError

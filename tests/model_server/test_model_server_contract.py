@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
-from ms_helpers import ENDPOINT, png, runtime_client
+from ms_helpers import ENDPOINT, runtime_client
+from support.images import png
 from support.tiny_model import expected_probabilities
 
 RED, BLUE = (200, 30, 30), (20, 40, 220)

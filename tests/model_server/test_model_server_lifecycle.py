@@ -17,7 +17,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from ms_helpers import ENDPOINT, EXTERNAL_URL, local_settings, png, runtime_client
+from ms_helpers import ENDPOINT, EXTERNAL_URL, local_settings, runtime_client
+from support.images import png
 from support.tiny_model import (
     build_tiny_artifact,
     build_tiny_model_dir,
