@@ -250,6 +250,8 @@ def _patch_sfn_clients(endpoint_url: str) -> None:
     )
     from moto.stepfunctions.parser.asl.utils import boto_client
 
+    from harness.clients import LOCAL_CREDENTIALS
+
     original = _installed.get("boto_client_for", boto_client.boto_client_for)
     cache: dict[tuple[str, str], Any] = {}
     cache_lock = threading.Lock()
@@ -272,8 +274,7 @@ def _patch_sfn_clients(endpoint_url: str) -> None:
                         service,
                         region_name=region,
                         endpoint_url=endpoint_url,
-                        aws_access_key_id="ak",
-                        aws_secret_access_key="sk",
+                        **LOCAL_CREDENTIALS,
                         config=config,
                     )
                     if service == "lambda":

@@ -152,11 +152,13 @@ def capture_line(
 def _s3_client(config: CaptureConfig):
     import boto3
 
+    from harness.clients import LOCAL_CREDENTIALS
+
     session = boto3.session.Session(region_name=config.region)
     kwargs: dict[str, Any] = {}
     if config.s3_endpoint_url and session.get_credentials() is None:
         # a local S3 emulator accepts any credentials; AWS itself never gets these
-        kwargs.update(aws_access_key_id="test", aws_secret_access_key="test")
+        kwargs.update(LOCAL_CREDENTIALS)
     return session.client("s3", endpoint_url=config.s3_endpoint_url or None, **kwargs)
 
 
