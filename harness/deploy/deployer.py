@@ -52,14 +52,14 @@ def _image_and_role(run: Run) -> tuple[str, str]:
     image_uri = run.target.model_image(run)
     # only an image in our ECR repository (the AWS target's) needs a pull permission
     in_ecr = image_uri.startswith(ecr.repository_uri(run) + ":")
-    role = iam.ensure_role(run, "sagemaker", "sagemaker.amazonaws.com", iam.sagemaker_policy(
+    role = iam.ensure_role(run, iam.SAGEMAKER_ROLE, "sagemaker.amazonaws.com", iam.sagemaker_policy(
         run, storage.MODEL_PREFIX, ecr.repository_arn(run) if in_ecr else None))
     return image_uri, role
 
 
 def _function(spec: FunctionSpec) -> Callable[[Run], str]:
     def step(run: Run) -> str:
-        role = iam.ensure_role(run, spec.folder.replace("_", "-"), "lambda.amazonaws.com",
+        role = iam.ensure_role(run, iam.function_role_purpose(spec.folder), "lambda.amazonaws.com",
                                iam.function_policy(run, spec.folder, run.settings.function_name(spec.folder)))
         return compute.ensure_function(run, spec, role)
     return step
@@ -90,7 +90,7 @@ def deploy(settings: Settings, target: Target, dry_run: bool = False) -> Outputs
         return model_name, config_name, endpoint.ensure_endpoint(r, config_name)
 
     def state_machine_chain(r: Run) -> str:
-        role = iam.ensure_role(r, "states", "states.amazonaws.com", iam.states_policy(list(arns)))
+        role = iam.ensure_role(r, iam.STATES_ROLE, "states.amazonaws.com", iam.states_policy(list(arns)))
         definition = render_definition(
             {spec.placeholder: function_arns[spec.folder] for spec in FUNCTIONS}, settings.state_machine_file)
         return compute.ensure_state_machine(r, definition, role)

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 from botocore.exceptions import ClientError
 
 from harness.deploy.base import CREATE, Run
+from harness.deploy.workflow import FUNCTIONS
 
 POLICY_NAME = "scones-least-privilege"
 VERSION = "2012-10-17"
@@ -80,6 +81,19 @@ def states_policy(function_arns: list[str]) -> dict:
 
 def role_name(run: Run, purpose: str) -> str:
     return f"{run.settings.function_prefix}scones-{purpose}-role"[:64]
+
+
+SAGEMAKER_ROLE, STATES_ROLE = "sagemaker", "states"  # purposes of the endpoint's and workflow's roles
+
+
+def function_role_purpose(folder: str) -> str:
+    """The purpose (for role_name) of the role of the function built from lambdas/<folder>."""
+    return folder.replace("_", "-")
+
+
+def role_purposes() -> list[str]:
+    """Every role a deploy creates (what destroy deletes), as purposes for role_name."""
+    return [SAGEMAKER_ROLE, STATES_ROLE] + [function_role_purpose(spec.folder) for spec in FUNCTIONS]
 
 
 def _as_dict(document) -> dict:

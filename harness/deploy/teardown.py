@@ -84,7 +84,6 @@ def _functions_and_state_machine(run: Run) -> None:
 
 def _roles(run: Run) -> None:
     client = run.client("iam")
-    purposes = ["sagemaker", "states"] + [spec.folder.replace("_", "-") for spec in FUNCTIONS]
 
     def delete(name: str) -> None:
         for policy in client.list_role_policies(RoleName=name)["PolicyNames"]:
@@ -93,7 +92,7 @@ def _roles(run: Run) -> None:
             client.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
         client.delete_role(RoleName=name)
 
-    for purpose in purposes:
+    for purpose in iam.role_purposes():
         name = iam.role_name(run, purpose)
         remove(run, "iam role", name, lambda n=name: client.get_role(RoleName=n)["Role"].get("Tags"),
                lambda n=name: delete(n))
