@@ -6,10 +6,10 @@ import concurrent.futures
 import os
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from support.lambda_zip import zip_code
+from support.pids import alive
 
 COUNTER = """
 import os
@@ -290,20 +290,12 @@ def test_missing_code_folder_is_reported(client, role_arn, invoke, tmp_path):
     assert "no-such-folder" in payload["errorMessage"]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"  # a zombie has ended
-
-
 def test_delete_function_ends_its_workers(aws, client, make_function, invoke):
     name = make_function(COUNTER)
     pid = invoke(name, {})[0]["pid"]
     client("lambda").delete_function(FunctionName=name)
     assert aws.manager.workers(name) == 0
     deadline = time.monotonic() + 5
-    while _alive(pid):
+    while alive(pid):
         assert time.monotonic() < deadline, "the deleted function's worker still runs"
         time.sleep(0.02)

@@ -13,17 +13,10 @@ from pathlib import Path
 import boto3
 import pytest
 from support.lambda_zip import zip_code
+from support.pids import alive
 
 from harness.config import REPO_ROOT
 from harness.stack.readiness import free_port
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"  # a zombie has ended; only its parent's reaping is pending
 
 
 def _start(port: int, tmp_path: Path) -> subprocess.Popen:
@@ -63,12 +56,12 @@ def test_foreground_process_serves_and_leaves_no_worker(tmp_path):
             Code={"ZipFile": code},
         )
         worker_pid = json.loads(lam.invoke(FunctionName="pid")["Payload"].read())
-        assert _alive(worker_pid)
+        assert alive(worker_pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     deadline = time.monotonic() + 5
-    while _alive(worker_pid):
+    while alive(worker_pid):
         assert time.monotonic() < deadline, f"worker {worker_pid} outlived the emulator"
         time.sleep(0.05)
 
