@@ -232,14 +232,12 @@ class DataCapture:
                 batch, self._pending = self._pending, []
             if not batch:
                 return 0
-            by_hour: dict[str, list[CapturedInvocation]] = {}
+            by_hour: dict[int, list[CapturedInvocation]] = {}
             for item in batch:
-                by_hour.setdefault(time.strftime("%Y/%m/%d/%H", time.gmtime(item.time)), []).append(
-                    item
-                )
+                by_hour.setdefault(int(item.time) // 3600, []).append(item)
             written, failed = 0, []
             for hour, items in by_hour.items():
-                if self._upload(hour, items):
+                if self._upload(time.strftime("%Y/%m/%d/%H", time.gmtime(hour * 3600)), items):
                     written += len(items)
                 else:
                     failed.extend(items)
