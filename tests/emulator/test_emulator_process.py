@@ -95,23 +95,20 @@ def test_stop_puts_moto_back_as_it_was(tmp_path):
     from harness.config import Settings
     from harness.emulator import EmbeddedAWS
 
-    before = (
-        LambdaFunction._invoke_lambda,
-        LambdaFunction.invoke,
-        AmazonStateLanguageParser.parse,
-        dict(default_user_config["stepfunctions"]),
-        os.environ.get("MOTO_PORT"),
-    )
+    def hooked_state():
+        return (
+            LambdaFunction._invoke_lambda,
+            LambdaFunction.invoke,
+            AmazonStateLanguageParser.parse,
+            dict(default_user_config["stepfunctions"]),
+            os.environ.get("MOTO_PORT"),
+        )
+
+    before = hooked_state()
     aws = EmbeddedAWS(Settings(aws_port=0, state_dir=tmp_path)).start()
     assert LambdaFunction._invoke_lambda is not before[0]
     aws.stop()
-    after = (
-        LambdaFunction._invoke_lambda,
-        LambdaFunction.invoke,
-        AmazonStateLanguageParser.parse,
-        dict(default_user_config["stepfunctions"]),
-        os.environ.get("MOTO_PORT"),
-    )
+    after = hooked_state()
     assert after == before
 
 
