@@ -12,6 +12,7 @@ from rich.table import Table
 
 from harness import clients
 from harness.config import Settings
+from harness.deploy import storage
 from harness.errors import HarnessError
 from harness.stack import compose, embedded, processes
 from harness.stack.processes import StackState
@@ -45,16 +46,8 @@ def require_running(settings: Settings) -> StackState:
 
 
 def preflight(settings: Settings) -> None:
-    if not settings.model_artifact.is_file():
-        raise HarnessError(
-            f"Model artifact {settings.model_artifact} not found.",
-            "run `make train`, or set SCONES_MODEL_ARTIFACT to a model.tar.gz",
-        )
-    if not (settings.data_dir / "test.lst").is_file():
-        raise HarnessError(
-            f"Test images not found in {settings.data_dir}.",
-            "set SCONES_DATA_DIR, or run `python -m model_training.data` to download CIFAR-100",
-        )
+    storage.require_model(settings)
+    storage.test_images(settings.data_dir)
     for what, port, variable in (
         ("AWS emulator", settings.aws_port, "HARNESS_AWS_PORT"),
         ("model server", settings.model_server_port, "MODEL_SERVER_PORT"),
