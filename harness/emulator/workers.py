@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.emulator.code import CodeSource, SourceWatcher, code_source
+from harness.emulator.code import CODE_PATHS_TAG, CodeSource, SourceWatcher, code_source
 from harness.emulator.runtime_api import Invocation
 from harness.emulator.sandbox import Worker, exit_reason, lambda_environment
 
@@ -133,7 +133,7 @@ class FunctionPool:
             fn.timeout,
             fn.memory_size,
             json.dumps(fn.environment_vars, sort_keys=True),
-            (fn.tags or {}).get("harness:code-paths"),
+            (fn.tags or {}).get(CODE_PATHS_TAG),
         )
         with self._cond:
             if config != self._config:
