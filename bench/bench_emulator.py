@@ -54,6 +54,22 @@ RETRY = [
 ]
 
 
+def three_tasks(arn: str) -> str:
+    """The benchmarked state machine: three lambda:invoke Tasks of function `arn` in a row."""
+
+    def task(next_state):
+        state = {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Retry": RETRY,
+            "Parameters": {"FunctionName": arn, "Payload.$": "$"},
+            "OutputPath": "$.Payload",
+        }
+        return {**state, **({"Next": next_state} if next_state else {"End": True})}
+
+    return json.dumps({"StartAt": "A", "States": {"A": task("B"), "B": task("C"), "C": task(None)}})
+
+
 def ms(values: list[float]) -> dict:
     ordered = sorted(values)
     return {
@@ -94,20 +110,8 @@ def deploy(iam, lam, sfn) -> tuple[str, str]:
         Handler="handler.handler",
         Code={"ZipFile": code.getvalue()},
     )["FunctionArn"]
-
-    def task(next_state):
-        state = {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::lambda:invoke",
-            "Retry": RETRY,
-            "Parameters": {"FunctionName": arn, "Payload.$": "$"},
-            "OutputPath": "$.Payload",
-        }
-        return {**state, **({"Next": next_state} if next_state else {"End": True})}
-
-    definition = {"StartAt": "A", "States": {"A": task("B"), "B": task("C"), "C": task(None)}}
     machine = sfn.create_state_machine(
-        name="bench", roleArn=role, definition=json.dumps(definition)
+        name="bench", roleArn=role, definition=three_tasks(arn)
     )["stateMachineArn"]
     return arn, machine
 
@@ -131,18 +135,7 @@ def fixed_costs() -> dict:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
-    arn = "arn:aws:lambda:us-east-1:123456789012:function:bench-add"
-    task = lambda n: {
-        "Type": "Task",
-        "Resource": "arn:aws:states:::lambda:invoke",
-        "Retry": RETRY,
-        "Parameters": {"FunctionName": arn, "Payload.$": "$"},
-        "OutputPath": "$.Payload",
-        **({"Next": n} if n else {"End": True}),
-    }
-    definition = json.dumps(
-        {"StartAt": "A", "States": {"A": task("B"), "B": task("C"), "C": task(None)}}
-    )
+    definition = three_tasks("arn:aws:lambda:us-east-1:123456789012:function:bench-add")
 
     def timed(fn, repeat=10) -> float:
         fn()
