@@ -58,6 +58,4 @@ def validation_error(message: str) -> RuntimeRefusal:
 
 def as_invocation_error(exc: BaseException) -> InvocationError:
     """The one place where an unexpected failure becomes a 500 (logged by the caller)."""
-    if isinstance(exc, InvocationError):
-        return exc
     return InvocationError(f"Internal error in the model server: {type(exc).__name__}: {exc}")
