@@ -18,6 +18,8 @@ def client(settings: Settings, service: str, endpoint_url: str | None = None, **
         endpoint = settings.aws_endpoint_url
         if service == "sagemaker-runtime":
             endpoint = settings.model_server_url
+        elif service == "sagemaker":
+            endpoint = settings.sagemaker_api_url
         kwargs.update(endpoint_url=endpoint, **LOCAL_CREDENTIALS)
     if endpoint_url:
         kwargs["endpoint_url"] = endpoint_url

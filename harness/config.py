@@ -8,6 +8,7 @@ and pass it down; nothing else reads os.environ for harness settings.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ DEFAULT_MODEL_ARTIFACT = REPO_ROOT / "model_training" / "artifact" / "model.tar.
 _SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "cifar100-bikes"
 DEFAULT_DATA_DIR = _SHARED_DATA if _SHARED_DATA.is_dir() else REPO_ROOT / "data" / "cifar100-bikes"
 
+STACK_FILE = "stack.json"  # in state_dir: what `harness up` started (harness.stack.processes)
+
 LABELS = ("bicycle", "motorcycle")  # index 0, index 1: the order the endpoint answers in
 
 # name of the environment variable -> (field, type). The one list of names the harness reads.
@@ -29,6 +32,11 @@ ENV = {
     "HARNESS_TARGET": ("target", str),  # local | aws
     "HARNESS_HOST": ("host", str),
     "HARNESS_AWS_PORT": ("aws_port", int),
+    # boto3's own per-service variable: where SageMaker's control plane answers (docker mode:
+    # our sagemaker-api service, since LocalStack's free edition has none; a LocalStack plan
+    # with SageMaker: http://127.0.0.1:4566). Empty: the mode's default.
+    "AWS_ENDPOINT_URL_SAGEMAKER": ("sagemaker_endpoint_url", str),
+    "SAGEMAKER_API_PORT": ("sagemaker_api_port", int),
     "HARNESS_STATE_DIR": ("state_dir", Path),
     "AWS_REGION": ("region", str),
     "SCONES_BUCKET": ("bucket", str),
@@ -55,8 +63,32 @@ ENV = {
     # the model server's address as a Lambda sees it (docker: http://model-server:8080)
     "LAMBDA_MODEL_SERVER_URL": ("lambda_model_server_url", str),
     "SCONES_ECR_REPOSITORY": ("ecr_repository", str),
+    # docker mode (docker-compose.yml reads the same names)
+    "LOCALSTACK_IMAGE": ("localstack_image", str),
+    "LOCALSTACK_AUTH_TOKEN": ("localstack_auth_token", str),
+    "SCONES_DOCKER_NETWORK": ("docker_network", str),
     "SM_OUTPUT_DIR": ("training_output_dir", Path),  # model_training writes `failure` here
 }
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file as docker compose reads them (comments, blank lines and
+    surrounding quotes aside); a missing file is empty."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return {}
+    values = {}
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, value = line.removeprefix("export ").split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name.strip()] = value
+    return values
 
 
 def _parse_bool(raw: str) -> bool:
@@ -69,6 +101,8 @@ class Settings:
     target: str = "local"
     host: str = "127.0.0.1"
     aws_port: int = 4566
+    sagemaker_endpoint_url: str = ""
+    sagemaker_api_port: int = 4567  # docker mode's SageMaker control plane on the host
     state_dir: Path = REPO_ROOT / ".harness"
     region: str = "us-east-1"
 
@@ -101,6 +135,10 @@ class Settings:
     lambda_prewarm: bool = True  # start a function's warm workers at CreateFunction
     lambda_model_server_url: str = ""  # empty: model_server_url
     ecr_repository: str = "scones-model-server"  # AWS target: where the model-server image goes
+    # 4.14.0 is LocalStack's last tag that starts without an account (docs/docker.md)
+    localstack_image: str = "localstack/localstack:4.14.0"
+    localstack_auth_token: str = ""
+    docker_network: str = "scones-net"  # the compose network LocalStack's Lambda containers join
     # training (SageMaker sets SM_OUTPUT_DIR=/opt/ml/output in a training container)
     training_output_dir: Path = REPO_ROOT / ".harness" / "training"
     # the workflow's sources (not from the environment; tests point them at their own copies)
@@ -110,7 +148,9 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
-        environ = os.environ if environ is None else environ
+        """From `environ` (default: the process's environment over the repository's .env file,
+        which docker compose reads too, so both see the same values)."""
+        environ = {**read_dotenv(REPO_ROOT / ".env"), **os.environ} if environ is None else environ
         values: dict = {}
         for name, (attr, typ) in ENV.items():
             raw = environ.get(name)
@@ -130,6 +170,28 @@ class Settings:
     def aws_endpoint_url(self) -> str | None:
         """Where boto3 clients of the harness point; None means real AWS."""
         return None if self.target == "aws" else f"http://{self.host}:{self.aws_port}"
+
+    @property
+    def running_mode(self) -> str:
+        """embedded or docker: the mode asked for, else the one the running stack recorded."""
+        if self.mode in ("embedded", "docker"):
+            return self.mode
+        try:
+            return json.loads((self.state_dir / STACK_FILE).read_text()).get("mode", "embedded")
+        except (OSError, ValueError, AttributeError):
+            return "embedded"
+
+    @property
+    def sagemaker_api_url(self) -> str | None:
+        """SageMaker's control plane: AWS's own (None), the embedded emulator, or in docker
+        mode the sagemaker-api service; AWS_ENDPOINT_URL_SAGEMAKER beats them locally."""
+        if self.target == "aws":
+            return None
+        if self.sagemaker_endpoint_url:
+            return self.sagemaker_endpoint_url
+        if self.running_mode == "docker":
+            return f"http://{self.host}:{self.sagemaker_api_port}"
+        return self.aws_endpoint_url
 
     @property
     def model_server_url(self) -> str:

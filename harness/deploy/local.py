@@ -1,6 +1,7 @@
 """The local target: the emulated AWS on 127.0.0.1:4566 and the model server as the endpoint.
 
-What differs from AWS is data only: clients point at the emulator, functions reach the
+What differs from AWS is data only: clients point at the emulator (SageMaker's control plane
+at settings.sagemaker_api_url, its own service in docker mode), functions reach the
 model server through AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME and carry their code paths (the
 emulator hot-reloads from there), SageMaker holds records for describe calls.
 """
@@ -50,9 +51,11 @@ class LocalTarget:
         self.settings = settings
         # endpoint_url=None: boto3's default endpoints (tests run this target under moto's mock)
         self.endpoint_url = settings.aws_endpoint_url if endpoint_url == "default" else endpoint_url
+        # SageMaker's control plane may answer elsewhere (docker mode: the sagemaker-api service)
+        self._endpoints = {"sagemaker": settings.sagemaker_api_url} if endpoint_url == "default" else {}
 
     def client(self, service: str) -> Any:
-        return _client(self.settings.region, self.endpoint_url, service)
+        return _client(self.settings.region, self._endpoints.get(service, self.endpoint_url), service)
 
     @cached_property
     def _identity(self) -> Identity:

@@ -15,9 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from harness.config import REPO_ROOT, Settings
-
-STATE_FILE = "stack.json"
+from harness.config import REPO_ROOT, STACK_FILE, Settings
 
 
 @dataclass
@@ -30,7 +28,7 @@ class StackState:
 
     @staticmethod
     def path(settings: Settings) -> Path:
-        return settings.state_dir / STATE_FILE
+        return settings.state_dir / STACK_FILE
 
     def save(self, settings: Settings) -> None:
         settings.state_dir.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,9 @@
 """Settings: environment over default, explicit argument over environment, typed values."""
 
+import json
 from pathlib import Path
 
-from harness.config import ENV, Settings
+from harness.config import ENV, STACK_FILE, Settings, read_dotenv
 
 
 def test_defaults_match_the_contracts():
@@ -57,3 +58,46 @@ def test_missing_listing_says_where_to_get_the_data(tmp_path):
     with pytest.raises(HarnessError) as err:
         listed_images(tmp_path)
     assert "SCONES_DATA_DIR" in err.value.hint
+
+
+def test_sagemaker_control_plane_follows_the_mode(tmp_path):
+    # embedded: the emulator serves SageMaker with everything else
+    embedded = Settings.from_env({"HARNESS_MODE": "embedded"})
+    assert embedded.sagemaker_api_url == embedded.aws_endpoint_url
+    # docker: LocalStack's free edition has none; the sagemaker-api service answers instead
+    docker = Settings.from_env({"HARNESS_MODE": "docker", "SAGEMAKER_API_PORT": "4999"})
+    assert docker.sagemaker_api_url == "http://127.0.0.1:4999"
+    # boto3's own variable wins locally (a LocalStack plan with SageMaker) ...
+    pro = Settings.from_env({"HARNESS_MODE": "docker", "AWS_ENDPOINT_URL_SAGEMAKER": "http://127.0.0.1:4566"})
+    assert pro.sagemaker_api_url == "http://127.0.0.1:4566"
+    # ... and AWS is AWS
+    assert Settings.from_env({"HARNESS_TARGET": "aws", "HARNESS_MODE": "docker"}).sagemaker_api_url is None
+
+
+def test_auto_mode_reads_the_running_stacks_mode(tmp_path):
+    s = Settings.from_env({"HARNESS_STATE_DIR": str(tmp_path)})
+    assert s.running_mode == "embedded"  # nothing recorded
+    (tmp_path / STACK_FILE).write_text(json.dumps({"mode": "docker"}))
+    assert s.running_mode == "docker"
+    assert s.sagemaker_api_url == f"http://127.0.0.1:{s.sagemaker_api_port}"
+    (tmp_path / STACK_FILE).write_text("not json")
+    assert s.running_mode == "embedded"
+
+
+def test_dotenv_is_read_as_compose_reads_it(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text('# a comment\n\nLOCALSTACK_IMAGE="localstack/localstack:latest"\n'
+                      "export SCONES_DOCKER_NETWORK='my-net'\nBROKEN LINE\nEMPTY=\n")
+    assert read_dotenv(dotenv) == {"LOCALSTACK_IMAGE": "localstack/localstack:latest",
+                                   "SCONES_DOCKER_NETWORK": "my-net", "EMPTY": ""}
+    assert read_dotenv(tmp_path / "missing") == {}
+
+
+def test_the_repositorys_dotenv_is_beneath_the_environment(tmp_path, monkeypatch):
+    from harness import config
+
+    monkeypatch.setattr(config, "REPO_ROOT", tmp_path)
+    (tmp_path / ".env").write_text("SCONES_DOCKER_NETWORK=from-dotenv\nSCONES_BUCKET=from-dotenv\n")
+    monkeypatch.setenv("SCONES_BUCKET", "from-environment")
+    s = Settings.from_env()
+    assert (s.docker_network, s.bucket) == ("from-dotenv", "from-environment")
