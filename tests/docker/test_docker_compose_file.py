@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from harness.config import ENV, REPO_ROOT
+from harness.config import ENV, REPO_ROOT, Settings
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
@@ -42,6 +42,7 @@ def test_localstack_defaults_to_the_last_token_free_tag(compose):
         "lambda",
         "stepfunctions",
         "logs",
+        "events",  # Step Functions reports to EventBridge (CONTRACTS.md section 5)
     }
     assert "/var/run/docker.sock:/var/run/docker.sock" in localstack["volumes"]
     assert "/_localstack/health" in " ".join(localstack["healthcheck"]["test"])
@@ -62,6 +63,16 @@ def test_model_server_runs_like_sagemaker(compose):
     env = server["environment"]
     assert env["MODEL_SERVER_HOST"] == "0.0.0.0"
     assert env["CAPTURE_S3_ENDPOINT_URL"] == "http://localstack:4566"
+
+
+def test_sagemaker_control_plane_is_served_beside_localstack(compose):
+    # LocalStack's free edition answers every SageMaker call with InternalFailure
+    api = compose["services"]["sagemaker-api"]
+    assert (REPO_ROOT / api["build"]["context"] / api["build"]["dockerfile"]).is_file()
+    assert api["ports"] == ["127.0.0.1:${SAGEMAKER_API_PORT:-4567}:4567"]
+    assert Settings().sagemaker_api_port == 4567
+    # its ARNs name LocalStack's account, as every other ARN of the stack does
+    assert api["environment"]["MOTO_ACCOUNT_ID"] == "000000000000"
 
 
 def test_model_server_env_names_are_settings_the_server_reads(compose):
