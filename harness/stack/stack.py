@@ -48,10 +48,11 @@ def require_running(settings: Settings) -> StackState:
 def preflight(settings: Settings) -> None:
     storage.require_model(settings)
     storage.test_images(settings.data_dir)
-    for what, port, variable in (
-        ("AWS emulator", settings.aws_port, "HARNESS_AWS_PORT"),
-        ("model server", settings.model_server_port, "MODEL_SERVER_PORT"),
-    ):
+    ports = [("AWS emulator", settings.aws_port, "HARNESS_AWS_PORT"),
+             ("model server", settings.model_server_port, "MODEL_SERVER_PORT")]
+    if settings.mode == "docker":
+        ports.append(("SageMaker control plane", settings.sagemaker_api_port, "SAGEMAKER_API_PORT"))
+    for what, port, variable in ports:
         if port_in_use(settings.host, port):
             raise HarnessError(
                 f"Port {port} ({what}) is already in use on {settings.host}.",
@@ -155,13 +156,17 @@ def print_status(settings: Settings, console: Console | None = None) -> None:
     table = Table(title=f"Local stack ({state.mode if state else 'not running'})")
     for column in ("component", "address", "state", "what it stands in for"):
         table.add_column(column)
-    aws_health = "/_localstack/health" if state and state.mode == "docker" else embedded.HEALTH_PATH
+    docker = state is not None and state.mode == "docker"
+    aws_services = "S3, IAM, STS, Lambda, Step Functions, CloudWatch Logs"
     rows = [
-        ("AWS APIs", settings.aws_endpoint_url, aws_health,
-         "S3, IAM, STS, Lambda, Step Functions, CloudWatch Logs, SageMaker control plane"),
+        ("AWS APIs", settings.aws_endpoint_url, "/_localstack/health" if docker else embedded.HEALTH_PATH,
+         aws_services if docker else f"{aws_services}, SageMaker control plane"),
         ("endpoint", settings.model_server_url, "/ping",
          f"SageMaker endpoint {settings.endpoint_name} + runtime API + Data Capture"),
     ]
+    if docker:
+        rows.insert(1, ("SageMaker API", settings.replace(mode="docker").sagemaker_api_url,
+                        "/moto-api/data.json", "SageMaker control plane (LocalStack's free edition has none)"))
     for name, url, probe, role in rows:
         up_now = http_ok(url + probe)
         table.add_row(name, url, "[green]up[/]" if up_now else "[red]down[/]", role)
