@@ -11,7 +11,7 @@ TARGET ?= local
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := usage
-.PHONY: usage install install-test check local-up local-down status e2e-test test test-docker \
+.PHONY: usage install install-test check local-up local-down status e2e-test test test-docker test-docker-e2e \
         lint train monitor executions deploy-aws plan-aws destroy-aws serve clean
 
 usage: ## show this help
@@ -55,8 +55,11 @@ test: install-test ## run the whole test suite (starts its own embedded stacks o
 test-docker: install-test ## set up a Docker engine, build the model-server image, run its contract tests
 	bash .ci/docker-tests
 
+test-docker-e2e: install-test ## docker mode end to end: LocalStack, the workflow, e2e, monitor, nothing left
+	bash .ci/docker-e2e
+
 lint: install-test ## ruff
-	$(BIN)/ruff check harness lambdas model_training tests bench
+	$(BIN)/ruff check harness lambdas model_training tests bench .ci/lambda-runtime/init
 
 train: install-test ## train the classifier on the CPU and write model_training/artifact/
 	$(BIN)/python -m model_training
