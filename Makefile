@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := usage
 .PHONY: usage install install-test check local-up local-down status e2e-test test test-docker test-docker-e2e \
-        lint train monitor executions deploy-aws plan-aws destroy-aws serve clean
+        lint train monitor executions run deploy-aws plan-aws destroy-aws serve clean
 
 usage: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -66,6 +66,10 @@ train: install-test ## train the classifier on the CPU and write model_training/
 
 serve: install ## run the model server alone on 127.0.0.1:8080
 	@$(HARNESS) serve
+
+run: install ## run the workflow on one image: make run IMAGE=path/to/image.png (or s3://bucket/key)
+	@test -n "$(IMAGE)" || { echo "usage: make run IMAGE=path/to/image.png (or IMAGE=s3://bucket/key)"; exit 2; }
+	@$(HARNESS) run --target $(TARGET) "$(IMAGE)"
 
 monitor: install ## read Data Capture and write the monitoring report
 	@$(HARNESS) monitor --target $(TARGET)

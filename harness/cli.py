@@ -28,6 +28,9 @@ COMMANDS = {
     "monitor": "harness.monitoring.commands:monitor",
     "executions": "harness.executions.commands:executions",
     "show": "harness.executions.commands:show",
+    "run": "harness.loop.commands:run",
+    "invoke": "harness.loop.commands:invoke",
+    "logs": "harness.loop.commands:logs",
 }
 
 _HELP = {
@@ -42,6 +45,9 @@ _HELP = {
     "monitor": "Read Data Capture and write a monitoring report.",
     "executions": "List recent state machine executions.",
     "show": "Show one execution: table view and graph.",
+    "run": "Run the workflow on one image (a local file or s3://...).",
+    "invoke": "Invoke one deployed function with an event; payload and log tail.",
+    "logs": "Print a function's logs, or the endpoint's.",
 }
 
 

@@ -110,3 +110,22 @@ def test_an_unreachable_model_server_is_a_named_error_not_a_hang(settings, machi
         compose._docker("start", container)
         wait_until(lambda: http_ok(f"{settings.model_server_url}/ping"), "the model server again",
                    timeout=60, hint=f"docker logs {container}")
+
+
+def test_the_daily_loop_commands_work_in_docker_mode(settings, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    def harness(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "harness", *args], env={**os.environ, "COLUMNS": "200"},
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    image = listed_images(settings.data_dir)[0]
+    run = harness("run", str(image.path))
+    assert run.returncode in (0, 1) and "uploaded" in run.stdout, run.stderr
+    assert ("SUCCEEDED" in run.stdout) == (run.returncode == 0)
+    invoked = harness("invoke", "serialize_image_data")
+    assert invoked.returncode == 0 and "START RequestId" in invoked.stdout, invoked.stdout + invoked.stderr
+    endpoint_log = harness("logs", "endpoint", "--since", "1h")  # the container's log, via docker logs
+    assert endpoint_log.returncode == 0 and "model server ready" in endpoint_log.stdout + endpoint_log.stderr
