@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from harness.config import Settings
 
@@ -30,3 +31,40 @@ def runtime_at(url: str, **config):
     """boto3's sagemaker-runtime, unmodified, pointed at a model server at `url` (a container
     or a bench's own server) with no retries, so a failure shows as it happened."""
     return client(Settings(), "sagemaker-runtime", endpoint_url=url, retries={"total_max_attempts": 1}, **config)
+
+
+# How the services we call say "no such resource"; SageMaker also says it with a
+# ValidationException "Could not find ..." (see not_found).
+NOT_FOUND_CODES = frozenset(
+    {
+        "404",  # S3 HEAD: the answer has no body, so the code is the bare status
+        "NotFound",  # S3
+        "NoSuchBucket",  # S3
+        "NoSuchEntity",  # IAM
+        "ResourceNotFoundException",  # Lambda
+        "ResourceNotFound",  # SageMaker
+        "StateMachineDoesNotExist",  # Step Functions
+        "RepositoryNotFoundException",  # ECR
+        "ImageNotFoundException",  # ECR
+    }
+)
+
+
+def not_found(exc: ClientError) -> bool:
+    """Whether a call failed only because the resource does not exist: the one definition that
+    deploy and destroy use to tell "create it" or "already gone" from a real failure."""
+    error = exc.response.get("Error", {})
+    code = error.get("Code", "")
+    return code in NOT_FOUND_CODES or (
+        code == "ValidationException" and "not find" in error.get("Message", "").lower()
+    )
+
+
+def find_state_machine(sfn, name: str) -> str | None:
+    """The ARN of the state machine called `name` on the client's target, None when there is none
+    (botocore errors propagate: callers decide how to report them)."""
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"] == name:
+                return machine["stateMachineArn"]
+    return None

@@ -24,8 +24,6 @@ DEFAULT_DATA_DIR = _SHARED_DATA if _SHARED_DATA.is_dir() else REPO_ROOT / "data"
 
 STACK_FILE = "stack.json"  # in state_dir: what `harness up` started (harness.stack.processes)
 
-LABELS = ("bicycle", "motorcycle")  # index 0, index 1: the order the endpoint answers in
-
 # name of the environment variable -> (field, type). The one list of names the harness reads.
 ENV = {
     "HARNESS_MODE": ("mode", str),  # auto | embedded | docker
@@ -60,6 +58,7 @@ ENV = {
     "LAMBDA_WORKERS_PER_FUNCTION": ("lambda_workers_per_function", int),
     "LAMBDA_MAX_WORKERS_PER_FUNCTION": ("lambda_max_workers_per_function", int),
     "LAMBDA_PREWARM": ("lambda_prewarm", bool),
+    "HARNESS_EMULATOR_SPEEDUPS": ("emulator_speedups", bool),  # false: moto's own slow paths
     # the model server's address as a Lambda sees it (docker: http://model-server:8080)
     "LAMBDA_MODEL_SERVER_URL": ("lambda_model_server_url", str),
     "SCONES_ECR_REPOSITORY": ("ecr_repository", str),
@@ -122,7 +121,7 @@ class Settings:
     model_server_port: int = 8080
     model_dir: Path = Path("/opt/ml/model")
 
-    # Data Capture (CONTRACTS.md section 4); empty URI = s3://<bucket>/data_capture
+    # Data Capture (docs/contracts.md section 4); empty URI = s3://<bucket>/data_capture
     capture_enabled: bool = True
     capture_s3_uri: str = ""
     capture_sampling_percentage: int = 100
@@ -133,6 +132,7 @@ class Settings:
     lambda_workers_per_function: int = 2
     lambda_max_workers_per_function: int = 4  # warm pool grows on demand up to this
     lambda_prewarm: bool = True  # start a function's warm workers at CreateFunction
+    emulator_speedups: bool = True  # the emulator's fast paths (harness/emulator/moto_speedups.py)
     lambda_model_server_url: str = ""  # empty: model_server_url
     ecr_repository: str = "scones-model-server"  # AWS target: where the model-server image goes
     # 4.14.0 is LocalStack's last tag that starts without an account (docs/docker.md)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
+from harness.clients import find_state_machine, not_found
 from harness.deploy.base import CREATE, Run
 from harness.deploy.workflow import (
     HANDLER,
@@ -62,7 +63,7 @@ def ensure_function(run: Run, spec: FunctionSpec, role_arn: str) -> str:
     try:
         current = lam.get_function(FunctionName=name)
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+        if not not_found(exc):
             raise
         run.record(CREATE, "lambda function", name, f"{RUNTIME}, {spec.memory} MB, {spec.timeout} s")
         if run.apply:
@@ -91,17 +92,9 @@ def ensure_function(run: Run, spec: FunctionSpec, role_arn: str) -> str:
     return config["FunctionArn"]
 
 
-def find_state_machine(run: Run, name: str) -> str | None:
-    for page in run.client("stepfunctions").get_paginator("list_state_machines").paginate():
-        for machine in page["stateMachines"]:
-            if machine["name"] == name:
-                return machine["stateMachineArn"]
-    return None
-
-
 def ensure_state_machine(run: Run, definition: str, role_arn: str) -> str:
     sfn, name = run.client("stepfunctions"), run.settings.state_machine_name
-    arn = find_state_machine(run, name)
+    arn = find_state_machine(sfn, name)
     if arn is None:
         run.record(CREATE, "state machine", name)
         if run.apply:

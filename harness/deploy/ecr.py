@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from harness.clients import not_found
 from harness.config import REPO_ROOT
 from harness.deploy.base import CREATE, SKIP, UNCHANGED, Run
 from harness.errors import HarnessError
@@ -55,7 +56,7 @@ def ensure_repository(run: Run) -> bool:
         run.record(UNCHANGED, "ecr repository", name)
         return True
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "RepositoryNotFoundException":
+        if not not_found(exc):
             raise
     run.record(CREATE, "ecr repository", name)
     if run.apply:
@@ -77,7 +78,7 @@ def _tag_exists(run: Run, tag: str) -> bool:
                                           imageIds=[{"imageTag": tag}])
         return True
     except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("ImageNotFoundException", "RepositoryNotFoundException"):
+        if not_found(exc):
             return False
         raise
 

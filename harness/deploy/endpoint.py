@@ -12,6 +12,7 @@ import json
 
 from botocore.exceptions import ClientError
 
+from harness.clients import not_found
 from harness.deploy.base import CREATE, UNCHANGED, UPDATE, Run
 from harness.deploy.compute import call_with_new_role
 from harness.errors import HarnessError
@@ -20,12 +21,6 @@ from harness.errors import HarnessError
 def _hashed_name(base: str, content: dict) -> str:
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:10]
     return f"{base[:52]}-{digest}"
-
-
-def _missing(exc: ClientError) -> bool:
-    error = exc.response["Error"]
-    return error["Code"] in ("ValidationException", "ResourceNotFound") and "not find" in error.get(
-        "Message", "").lower()
 
 
 def data_capture_config(run: Run) -> dict:
@@ -47,7 +42,7 @@ def _exists(describe, **name) -> bool:
         describe(**name)
         return True
     except ClientError as exc:
-        if not _missing(exc):
+        if not not_found(exc):
             raise
         return False
 
@@ -96,7 +91,7 @@ def ensure_endpoint(run: Run, config_name: str) -> bool:
     try:
         current = sm.describe_endpoint(EndpointName=name)
     except ClientError as exc:
-        if not _missing(exc):
+        if not not_found(exc):
             raise
         run.record(CREATE, "sagemaker endpoint", name, config_name)
         if run.apply:

@@ -1,6 +1,6 @@
 """Least-privilege IAM: one role per function, one for SageMaker, one for Step Functions.
 
-Every grant is scoped to the one resource it is for (CONTRACTS.md section 1): serialize may
+Every grant is scoped to the one resource it is for (docs/contracts.md section 1): serialize may
 read objects of the bucket, classify may invoke the one endpoint, the state machine may
 invoke exactly the three functions, everyone may write only their own logs.
 """
@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
+from harness.clients import not_found
 from harness.deploy.base import CREATE, Run
 from harness.deploy.workflow import FUNCTIONS
 
@@ -110,7 +111,7 @@ def ensure_role(run: Run, purpose: str, service: str, policy: dict) -> str:
     try:
         role = iam.get_role(RoleName=name)["Role"]
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "NoSuchEntity":
+        if not not_found(exc):
             raise
         run.record(CREATE, "iam role", name, f"assumed by {service}")
         if run.apply:
@@ -123,7 +124,7 @@ def ensure_role(run: Run, purpose: str, service: str, policy: dict) -> str:
     try:
         current = _as_dict(iam.get_role_policy(RoleName=name, PolicyName=POLICY_NAME)["PolicyDocument"])
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "NoSuchEntity":
+        if not not_found(exc):
             raise
         current = None
     diffs = []

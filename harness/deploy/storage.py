@@ -12,6 +12,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
+from harness.clients import not_found
 from harness.dataset import listed_images
 from harness.deploy.base import CREATE, UNCHANGED, UPDATE, Run
 from harness.errors import HarnessError
@@ -32,7 +33,7 @@ def ensure_bucket(run: Run) -> None:
                 f"Bucket {bucket!r} exists but belongs to someone else (or you may not read it).",
                 "bucket names are global: set SCONES_BUCKET to a name of your own",
             ) from exc
-        if code not in ("404", "NoSuchBucket", "NotFound"):
+        if not not_found(exc):
             raise
         run.record(CREATE, "s3 bucket", bucket)
         if run.apply:
@@ -60,7 +61,7 @@ def _existing(run: Run, prefix: str) -> dict[str, str]:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=run.settings.bucket, Prefix=prefix):
             out.update({o["Key"]: o["ETag"].strip('"') for o in page.get("Contents", [])})
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "NoSuchBucket":
+        if not not_found(exc):
             raise
     return out
 

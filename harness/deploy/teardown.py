@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
-from harness.deploy import compute, iam
+from harness.clients import find_state_machine, not_found
+from harness.deploy import iam
 from harness.deploy.base import DELETE, MANAGED_BY, SKIP, Run
 from harness.deploy.workflow import FUNCTIONS
 
@@ -23,19 +24,12 @@ def _managed(tags: dict[str, str] | list[dict[str, str]] | None) -> bool:
     return (tags or {}).get(MANAGED_BY[0]) == MANAGED_BY[1]
 
 
-def _gone(exc: ClientError) -> bool:
-    error = exc.response["Error"]
-    return error["Code"] in ("ResourceNotFoundException", "NoSuchEntity", "NoSuchBucket", "404",
-                             "RepositoryNotFoundException", "StateMachineDoesNotExist") or (
-        error["Code"] == "ValidationException" and "not find" in error.get("Message", "").lower())
-
-
 def remove(run: Run, kind: str, name: str, tags: Callable[[], object], delete: Callable[[], None]) -> None:
     """Delete one resource if it exists and is ours; record what happened."""
     try:
         ours = _managed(tags())
     except ClientError as exc:
-        if _gone(exc):
+        if not_found(exc):
             return
         raise
     if not ours:
@@ -46,7 +40,7 @@ def remove(run: Run, kind: str, name: str, tags: Callable[[], object], delete: C
         try:
             delete()
         except ClientError as exc:
-            if not _gone(exc):
+            if not not_found(exc):
                 raise
 
 
@@ -75,7 +69,7 @@ def _functions_and_state_machine(run: Run) -> None:
         name = run.settings.function_name(spec.folder)
         remove(run, "lambda function", name, lambda n=name: lam.get_function(FunctionName=n).get("Tags"),
                lambda n=name: lam.delete_function(FunctionName=n))
-    arn = compute.find_state_machine(run, run.settings.state_machine_name)
+    arn = find_state_machine(sfn, run.settings.state_machine_name)
     if arn:
         remove(run, "state machine", run.settings.state_machine_name,
                lambda: sfn.list_tags_for_resource(resourceArn=arn)["tags"],

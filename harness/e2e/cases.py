@@ -15,9 +15,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from harness.config import LABELS, Settings
+from harness.config import Settings
 from harness.dataset import ListedImage, listed_images
 from harness.errors import HarnessError
+from harness.labels import LABELS
 
 THRESHOLD_ERROR = "THRESHOLD_CONFIDENCE_NOT_MET"
 MISSING_KEY = "test/no-such-image.png"

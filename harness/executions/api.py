@@ -97,11 +97,9 @@ def state_machine_arn(client: Any, name: str) -> str:
     """The ARN of the state machine called `name` (an ARN is returned as it is)."""
     if name.startswith("arn:"):
         return name
-    pages = client.get_paginator("list_state_machines").paginate()
-    for page in _call("ListStateMachines", list, pages):
-        for machine in page["stateMachines"]:
-            if machine["name"] == name:
-                return machine["stateMachineArn"]
+    arn = _call("ListStateMachines", clients.find_state_machine, client, name)
+    if arn is not None:
+        return arn
     raise HarnessError(
         f"No state machine named {name!r} on this target.",
         "deploy it first (`make local-up` or `make deploy-aws`), or pass --state-machine NAME",
@@ -150,7 +148,7 @@ def _last_error(client: Any, arn: str) -> tuple[str | None, str | None]:
 
 
 def input_key(text: str | None) -> str | None:
-    """The image key of an execution input (`s3_key`, CONTRACTS.md section 1)."""
+    """The image key of an execution input (`s3_key`, docs/contracts.md section 1)."""
     try:
         value = json.loads(text or "")
     except ValueError:

@@ -34,7 +34,7 @@ from harness.model_server.inference import Model, transform
 
 log = logging.getLogger("harness.model_server")
 
-MAX_BODY_BYTES = 6_291_456  # 6 MB, request and response (CONTRACTS.md section 2)
+MAX_BODY_BYTES = 6_291_456  # 6 MB, request and response (docs/contracts.md section 2)
 _DRAIN_LIMIT = 64 * 1024 * 1024  # past this, answer and drop the connection instead of reading on
 MAX_CUSTOM_ATTRIBUTES = 1024
 MAX_INFERENCE_ID = 64
@@ -96,7 +96,8 @@ class ModelServerApp:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: boto3 reuses its connections
-    disable_nagle_algorithm = True  # CONTRACTS.md section 6: without it ~40 ms per small answer
+    # without TCP_NODELAY each small answer waits ~40 ms (docs/contracts.md section 6)
+    disable_nagle_algorithm = True
     server_version = "scones-model-server"
     timeout = 300  # an idle keep-alive connection (and its thread) is let go after 5 minutes
     server: ModelHTTPServer

@@ -1,4 +1,4 @@
-"""Data Capture as SageMaker writes it (CONTRACTS.md section 4), off the request path.
+"""Data Capture as SageMaker writes it (docs/contracts.md section 4), off the request path.
 
 The request thread only appends a small tuple to a list (`DataCapture.record`); a background
 thread turns pending records into JSON Lines files and uploads them through the S3 API

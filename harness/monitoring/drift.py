@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.config import LABELS
 from harness.errors import HarnessError
+from harness.labels import LABELS
 
 # Top confidence of a 2-class softmax is >= 0.5; the fine bins near 1 are where a confident
 # model's predictions live, so a drop in confidence shows up there first.

@@ -22,7 +22,7 @@ import matplotlib.dates as mdates
 from matplotlib.figure import Figure
 from PIL import Image
 
-from harness.config import LABELS
+from harness.labels import LABELS
 from harness.monitoring.drift import CONFIDENCE_BINS, Drift
 from harness.monitoring.records import CaptureRecord
 

@@ -1,6 +1,6 @@
 """Data Capture JSON Lines -> typed records; anything malformed -> a Problem with file and line.
 
-The format is SageMaker's (CONTRACTS.md section 4): one JSON object a line, the input
+The format is SageMaker's (docs/contracts.md section 4): one JSON object a line, the input
 usually BASE64 (any content type not listed as CSV/JSON is captured that way, e.g.
 image/png or application/x-image), the output JSON (a string holding "[p0, p1]").
 A parser that must read real captures is lenient about the wrapping (BOM, CRLF,
@@ -24,7 +24,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from harness.config import LABELS
+from harness.labels import LABELS
 
 PROBABILITY_TOLERANCE = 1e-3  # softmax outputs in float32 sum to 1 within this
 

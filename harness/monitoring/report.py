@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harness.config import LABELS
+from harness.labels import LABELS
 from harness.monitoring import plots
 from harness.monitoring.drift import CLASS_SHIFT_EXPLAINED, PSI_EXPLAINED, Baseline, Drift, compare
 from harness.monitoring.labels import Accuracy, accuracy

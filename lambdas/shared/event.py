@@ -24,9 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from shared.errors import InvalidEvent
-
-# Index order of the endpoint's answer: [p_bicycle, p_motorcycle].
-LABELS = ("bicycle", "motorcycle")
+from shared.labels import LABELS
 
 _FIELDS = ("image_data", "s3_bucket", "s3_key", "inferences")
 _ENVELOPE = ("statusCode", "body")

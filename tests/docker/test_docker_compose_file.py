@@ -42,7 +42,7 @@ def test_localstack_defaults_to_the_last_token_free_tag(compose):
         "lambda",
         "stepfunctions",
         "logs",
-        "events",  # Step Functions reports to EventBridge (CONTRACTS.md section 5)
+        "events",  # Step Functions reports to EventBridge (docs/contracts.md section 5)
     }
     assert "/var/run/docker.sock:/var/run/docker.sock" in localstack["volumes"]
     assert "/_localstack/health" in " ".join(localstack["healthcheck"]["test"])

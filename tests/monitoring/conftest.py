@@ -9,14 +9,22 @@ import pytest
 from harness.config import REPO_ROOT
 from harness.dataset import listed_images
 
+# The 37 real records live outside the repository (docs/contracts.md section 4); a fresh clone
+# has only the few in tests/fixtures/datacapture, which the FIXTURES_DIR tests read.
 SAMPLES_DIR = REPO_ROOT.parent / "shared" / "data" / "datacapture-samples"
+FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "datacapture"
 
 
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     if not SAMPLES_DIR.is_dir():
-        pytest.fail(f"the shared Data Capture samples are missing at {SAMPLES_DIR}")
+        pytest.skip(f"the shared Data Capture samples are not on this machine ({SAMPLES_DIR})")
     return SAMPLES_DIR
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES_DIR
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ def reencoded_png(path: Path) -> bytes:
 
 def capture_line(probabilities: list[float], when: datetime, image: bytes | None = None,
                  content_type: str = "image/png") -> str:
-    """One record as SageMaker writes it (CONTRACTS.md section 4), compact like the real files."""
+    """One record, compact as in the real files (docs/contracts.md section 4)."""
     capture: dict = {}
     if image is not None:
         capture["endpointInput"] = {"observedContentType": content_type, "mode": "INPUT",

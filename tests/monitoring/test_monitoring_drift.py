@@ -9,10 +9,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from monitoring_helpers import write_baseline
 
 from harness.errors import HarnessError
 from harness.monitoring.drift import CONFIDENCE_BINS, load_baseline, psi, shares
+from tests.monitoring.monitoring_helpers import write_baseline
 
 
 def test_bins_are_half_open_and_the_last_includes_one():

@@ -9,11 +9,10 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitoring_helpers import capture_line, reencoded_png
-
 from harness.monitoring.labels import accuracy, known_labels
 from harness.monitoring.records import parse_lines
 from harness.monitoring.sources import read_folder
+from tests.monitoring.monitoring_helpers import capture_line, reencoded_png
 
 WHEN = datetime(2024, 10, 15, 14, 5, 12, tzinfo=UTC)
 
@@ -40,6 +39,30 @@ def test_every_real_sample_record_parses(samples_dir: Path):
     times = [r.time for r in capture.records]
     assert times == sorted(times)
     assert times[0] == WHEN and times[-1] == datetime(2026, 1, 28, 15, 12, 49, tzinfo=UTC)
+
+
+def test_real_records_in_the_repository_parse(fixtures_dir: Path):
+    # GIVEN the real captures every clone has (two files, one of them with two records)
+    # WHEN the folder is read recursively
+    capture = read_folder(fixtures_dir)
+
+    # THEN all three come back as SageMaker wrote them, none skipped
+    assert capture.files == 2 and capture.problems == []
+    assert [r.probabilities for r in capture.records] == [
+        (0.9921516180038452, 0.007848445326089859),
+        (0.9816692471504211, 0.018330726772546768),
+        (0.210074782371521, 0.789925217628479),
+    ]
+    assert [r.predicted_label for r in capture.records] == ["bicycle", "bicycle", "motorcycle"]
+    assert [r.time for r in capture.records] == [
+        datetime(2025, 10, 4, 9, 6, 25, tzinfo=UTC),
+        datetime(2025, 10, 4, 9, 9, 56, tzinfo=UTC),
+        datetime(2025, 10, 4, 9, 10, 54, tzinfo=UTC),
+    ]
+    for r in capture.records:
+        assert r.input_content_type == "application/x-image" and r.inference_id is None
+        assert r.image is not None and r.image.startswith(b"\x89PNG")
+    assert len({r.event_id for r in capture.records}) == 3
 
 
 def test_sample_labels_match_by_pixels_not_bytes(samples_dir: Path, data_dir: Path):

@@ -11,7 +11,6 @@ from pathlib import Path
 import boto3
 import pytest
 from click.testing import CliRunner
-from monitoring_helpers import capture_line, confidences, reencoded_png, write_baseline
 from moto import mock_aws
 from PIL import Image
 from rich.console import Console
@@ -21,6 +20,12 @@ from harness.config import Settings
 from harness.monitoring.commands import do_monitor
 from harness.monitoring.drift import PSI_LIMIT, PSI_MODERATE
 from harness.monitoring.report import Summary, render_html
+from tests.monitoring.monitoring_helpers import (
+    capture_line,
+    confidences,
+    reencoded_png,
+    write_baseline,
+)
 
 START = datetime(2024, 10, 15, 9, 0, tzinfo=UTC)
 THRESHOLD = 0.87  # not the default, so finding it in the HTML means it was passed through
