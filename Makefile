@@ -11,7 +11,7 @@ TARGET ?= local
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := usage
-.PHONY: usage install install-test check local-up local-down status e2e-test test test-docker test-docker-e2e \
+.PHONY: usage install install-test check local-up local-down status e2e-test test test-emulator-plain test-docker test-docker-e2e \
         lint train monitor executions run deploy-aws plan-aws destroy-aws serve clean
 
 usage: ## show this help
@@ -51,6 +51,9 @@ e2e-test: install ## run real executions through the running stack (TARGET=aws f
 
 test: install-test ## run the whole test suite (starts its own embedded stacks on free ports)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-emulator-plain: install-test ## the emulator's tests with its speed-ups off (moto as it ships)
+	HARNESS_EMULATOR_SPEEDUPS=false $(BIN)/python -m pytest -q tests/emulator $(PYTEST_ARGS)
 
 test-docker: install-test ## set up a Docker engine, build the model-server image, run its contract tests
 	bash .ci/docker-tests

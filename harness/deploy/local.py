@@ -21,10 +21,10 @@ from harness.clients import LOCAL_CREDENTIALS
 from harness.config import Settings
 from harness.deploy.base import Identity, Run
 from harness.deploy.workflow import code_paths
+from harness.emulator.contract import CODE_PATHS_TAG  # the emulator reads the same name
 from harness.errors import HarnessError
 
 LOCAL_IMAGE = "scones-model-server:local"  # a record only: the stack runs the model server itself
-CODE_PATHS_TAG = "harness:code-paths"
 _CONFIG = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 2}, max_pool_connections=16,
                  request_checksum_calculation="when_required")  # no CRC32 per test image
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CODE_PATHS_TAG = "harness:code-paths"
+from harness.emulator.contract import CODE_PATHS_TAG
+
 _SKIP_DIRS = {"__pycache__", ".git", ".venv", "node_modules", ".pytest_cache", ".ruff_cache"}
 
 

@@ -3,7 +3,7 @@
 The worker GETs `invocation/next`, runs the handler, then POSTs `.../response` or
 `.../error`; an init failure is POSTed to `init/error`. One server per worker lets us know
 which process holds which invocation (to kill the right one on a timeout).
-See CONTRACTS.md section 6 for the details that matter (Content-Type, TCP_NODELAY).
+See docs/contracts.md section 6 for the details that matter (Content-Type, TCP_NODELAY).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class Invocation:
     errored: bool = False
     worker: Any = None
     cancelled: bool = False
+    init_ms: float | None = None  # its worker's init, when it was that worker's first
 
     def __post_init__(self) -> None:
         self.picked = threading.Event()  # a worker took it (or it ended before any did)

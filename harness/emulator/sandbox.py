@@ -1,7 +1,9 @@
 """One warm Lambda sandbox: a `python -m awslambdaric <Handler>` process and its Runtime API.
 
 The process runs in its own process group (so a kill takes its children too) with Lambda's
-environment; its stdout and stderr go line by line to its CloudWatch Logs stream.
+environment; its stdout and stderr go line by line to its CloudWatch Logs stream. The worker
+holds no state of its own: whether it is starting, idle, busy, retired or dead, and which
+invocation it holds, is its pool's (workers.py), and it asks the pool through `PoolSide`.
 """
 
 from __future__ import annotations
@@ -13,14 +15,11 @@ import subprocess
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from harness.emulator.code import CodeSource
 from harness.emulator.logs import WorkerLogStream
 from harness.emulator.runtime_api import Invocation, RuntimeAPIServer
-
-if TYPE_CHECKING:
-    from harness.emulator.workers import FunctionPool
 
 _SIGNALS = {
     signal.SIGKILL: "killed",
@@ -40,26 +39,29 @@ def exit_reason(returncode: int) -> str:
     return f"Runtime exited with error: exit status {returncode}"
 
 
+class PoolSide(Protocol):
+    """What a worker may ask of its pool, which owns every worker's state."""
+
+    host: str
+    function: Any
+
+    def lookup(self, request_id: str) -> Invocation | None: ...
+    # blocks; the first call marks the worker initialised; None = stop polling
+    def take(self, worker: Worker) -> Invocation | None: ...
+    def init_failed(self, worker: Worker, body: bytes) -> None: ...
+    def complete(
+        self, worker: Worker, invocation: Invocation, body: bytes, errored: bool
+    ) -> None: ...
+    def holding(self, worker: Worker) -> Invocation | None: ...  # what its output belongs to
+    def exited(self, worker: Worker, returncode: int) -> None: ...
+
+
 class Worker:
     """One awslambdaric process and the Runtime API it polls."""
 
-    def __init__(
-        self,
-        pool: FunctionPool,
-        generation: int,
-        env: dict[str, str],
-        source: CodeSource,
-        handler: str,
-    ):
+    def __init__(self, pool: PoolSide, env: dict[str, str], source: CodeSource, handler: str):
         self.pool = pool
-        self.generation = generation
-        self.current: Invocation | None = None
-        self.ready = False
-        self.retired = False
-        self.dead = False
-        self.init_error: bytes | None = None
-        self.init_ms: float | None = None
-        self._started = time.monotonic()
+        self.started = time.monotonic()  # init duration is measured from here
         self._output = threading.Condition()  # held while output is read and logged
         self._output_closed = False
         self.logs = WorkerLogStream(pool.function)
@@ -81,20 +83,17 @@ class Worker:
 
     # Runtime API side (called from its request threads)
     def next_invocation(self) -> Invocation | None:
-        if not self.ready:
-            self.ready = True
-            self.init_ms = (time.monotonic() - self._started) * 1000
         return self.pool.take(self)
 
     def init_failed(self, body: bytes) -> None:
-        self.init_error = body
+        self.pool.init_failed(self, body)
 
     def complete(self, invocation: Invocation, body: bytes, errored: bool) -> None:
         self.pool.complete(self, invocation, body, errored)
 
     # process side
     def kill(self) -> None:
-        self.retired = True
+        """End the process group; the pool has retired the worker first."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -120,7 +119,7 @@ class Worker:
 
     def _log_line(self, line: str) -> None:
         self.logs.write(line)
-        invocation = self.current
+        invocation = self.pool.holding(self)
         if invocation is not None:
             invocation.log_tail.append(line)
             del invocation.log_tail[:-40]
@@ -136,9 +135,9 @@ class Worker:
 
     def _wait_exit(self) -> None:
         returncode = self.proc.wait()
-        self.dead = True
+        self.drain_output()  # its last lines belong to what it held, before the pool forgets it
         self.api.close()
-        self.pool.worker_exited(self, returncode)
+        self.pool.exited(self, returncode)
 
 
 def lambda_environment(fn: Any, source: CodeSource, endpoint_url: str) -> dict[str, str]:

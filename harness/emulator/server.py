@@ -5,7 +5,9 @@
     aws.reset()                           # empty every service, end every worker
     aws.stop()                            # no worker process left behind
 
-One per process: moto's backends and the hooks are process-wide.
+One per process: moto's backends and the hooks are process-wide. moto_hooks.py holds what
+moto must have patched for the workflow to run right; moto_speedups.py what only makes it
+fast (Settings.emulator_speedups, HARNESS_EMULATOR_SPEEDUPS=false, leaves it out).
 """
 
 from __future__ import annotations
@@ -16,18 +18,16 @@ import os
 import socket
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from typing import Self
 
 from harness.config import Settings
-from harness.emulator import moto_hooks
+from harness.emulator import moto_hooks, moto_speedups
+from harness.emulator.contract import HEALTH_PATH
 from harness.emulator.workers import WorkerManager
 from harness.errors import HarnessError
-from harness.stack.readiness import wait_until
-
-# like LocalStack's /_localstack/health: cheap, and tells our emulator from any other server
-HEALTH_PATH = "/_harness/health"
 
 
 class EmbeddedAWS:
@@ -37,23 +37,24 @@ class EmbeddedAWS:
         self._thread: threading.Thread | None = None
         self.manager: WorkerManager | None = None
         self.url = ""
+        self._moto_app = None
         # Step Functions requests wait for this: set once the interpreter is imported and hooked
+        # (at once without the speed-ups: moto then imports it on the first request)
         self._sfn_ready = threading.Event()
         self._sfn_error: Exception | None = None
 
     def start(self) -> EmbeddedAWS:
-        from moto.moto_server.werkzeug_app import MotoRequestHandler
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         # as ThreadedMotoServer, but binding here so a busy port raises now, not in a thread
         host, port = self.settings.host, self.settings.aws_port
-        app = self._with_health(moto_hooks.dispatcher_app())
+        moto_app, handler = _moto_server_parts(self.settings.emulator_speedups)
         try:
             _check_port_free(host, port)
             # werkzeug reports a busy port itself, with a print and SystemExit
             self._server = make_server(
-                host, port, app, threaded=True, request_handler=MotoRequestHandler
+                host, port, self._with_health(moto_app), threaded=True, request_handler=handler
             )
         except (OSError, SystemExit) as exc:
             raise HarnessError(
@@ -63,7 +64,8 @@ class EmbeddedAWS:
             ) from exc
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
-        # moto's own code (SFN tasks not covered by our hook, Lambda env) reads MOTO_PORT
+        self._moto_app = moto_app
+        # moto's own code (the interpreter's Task clients, Lambda env) reads MOTO_PORT
         self._moto_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(port)
         self.manager = WorkerManager(
@@ -73,12 +75,23 @@ class EmbeddedAWS:
             min_workers=self.settings.lambda_workers_per_function,
             max_workers=self.settings.lambda_max_workers_per_function,
         )
-        moto_hooks.install_lambda(self.manager.invoke, self._created_hook(), self.manager.forget)
+        try:
+            moto_hooks.install(
+                moto_app, self.manager.invoke, self._created_hook(), self.manager.forget
+            )
+        except BaseException:
+            self.stop()
+            raise
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name="embedded-aws"
         )
         self._thread.start()
-        threading.Thread(target=self._warm_stepfunctions, daemon=True, name="sfn-warm-up").start()
+        if self.settings.emulator_speedups:
+            threading.Thread(
+                target=self._warm_stepfunctions, daemon=True, name="sfn-warm-up"
+            ).start()
+        else:  # moto imports its interpreter on the first Step Functions request
+            self._sfn_ready.set()
         return self
 
     def _created_hook(self):
@@ -86,9 +99,9 @@ class EmbeddedAWS:
 
     def _warm_stepfunctions(self) -> None:
         try:
-            _warm_services(self.url, self.settings.region)
-            moto_hooks.install_stepfunctions(self.url)
-            moto_hooks.warm_up(self.settings.region)
+            moto_speedups.warm_services(self.url, self.settings.region)
+            moto_speedups.install_stepfunctions(self.url)
+            moto_speedups.warm_up(self.settings.region)
         except Exception as exc:  # noqa: BLE001 - reported on every Step Functions request
             self._sfn_error = exc
             print(f"error: Step Functions will not run: {exc}", file=sys.stderr, flush=True)
@@ -137,12 +150,14 @@ class EmbeddedAWS:
         return health_or_moto
 
     def reset(self) -> None:
-        """Forget every resource (as moto's /moto-api/reset does) and end every worker."""
-        from moto.moto_api._internal.models import moto_api_backend
+        """Forget every resource (moto's /moto-api/reset) and end every worker."""
+        from werkzeug.test import Client
 
         if self.manager is not None:
             self.manager.close()
-        moto_api_backend.reset()  # the hooks and moto's config stay as they are
+        response = Client(self._moto_app).post("/moto-api/reset")  # hooks and config stay
+        if response.status_code != 200:
+            raise HarnessError(f"moto's /moto-api/reset answered {response.status}")
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -150,10 +165,12 @@ class EmbeddedAWS:
         if self.manager is not None:
             self.manager.close()
         if self._server is not None:
-            self._server.shutdown()
+            if self._thread is not None:  # shutdown() waits for a serve_forever that ran
+                self._server.shutdown()
+                self._thread.join(timeout=5)
             self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
+            self._server = self._thread = None
+        moto_speedups.uninstall()
         moto_hooks.uninstall()
         if self.url:
             if self._moto_port is None:
@@ -169,38 +186,17 @@ class EmbeddedAWS:
         self.stop()
 
 
-# A cheap call per service the workflow uses, and one that fails: moto builds each service's
-# backend, request router and error tables on first use (up to ~0.5 s each, under a global
-# dispatcher lock), which would otherwise land on the deploy.
-_WARM_CALLS = (
-    ("s3", "list_buckets", {}),
-    ("s3", "head_bucket", {"Bucket": "harness-warm-up-missing"}),
-    ("iam", "list_roles", {}),
-    ("sts", "get_caller_identity", {}),
-    ("lambda", "list_functions", {}),
-    ("lambda", "get_function", {"FunctionName": "harness-warm-up-missing"}),
-    ("logs", "describe_log_groups", {}),
-    ("sagemaker", "list_endpoints", {}),
-)
+def _moto_server_parts(speedups: bool) -> tuple:
+    """moto's WSGI dispatcher and request handler, as ThreadedMotoServer builds them."""
+    if speedups:
+        return moto_speedups.dispatcher_app(), moto_speedups.request_handler()
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
 
-
-def _warm_services(url: str, region: str) -> None:
-    import boto3
-    from botocore.exceptions import ClientError
-
-    from harness.clients import LOCAL_CREDENTIALS
-
-    session = boto3.session.Session()
-    clients: dict = {}
-    for service, operation, params in _WARM_CALLS:
-        if service not in clients:
-            clients[service] = session.client(
-                service, endpoint_url=url, region_name=region, **LOCAL_CREDENTIALS
-            )
-        try:
-            getattr(clients[service], operation)(**params)
-        except ClientError:
-            pass  # the error path is what we warmed
+    return DomainDispatcherApplication(create_backend_app), MotoRequestHandler
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -222,9 +218,13 @@ def is_ready(url: str, timeout: float = 1.0) -> bool:
 
 
 def wait_ready(url: str, timeout: float = 10.0) -> None:
-    wait_until(
-        lambda: is_ready(url),
-        f"the embedded AWS at {url}",
-        timeout,
-        "look at its log (.harness/) or run `python -m harness.emulator` to see it start",
-    )
+    """Block until an embedded AWS answers at url (polling, 10 ms growing to 200 ms)."""
+    deadline, delay = time.monotonic() + timeout, 0.01
+    while not is_ready(url):
+        if time.monotonic() > deadline:
+            raise HarnessError(
+                f"the embedded AWS at {url}: not ready after {timeout:.0f} s.",
+                "look at its log (.harness/) or run `python -m harness.emulator` to see it start",
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.2)

@@ -7,24 +7,52 @@ killing the worker's process group; a crash or an init failure is reported as AW
 it, and the next invocation gets a fresh worker. A change of code or configuration (or of
 the source files under hot reload) starts a new generation: old workers finish what they
 hold and go.
+
+The pool owns every worker's state (`WorkerState`, and the invocation it holds) and moves it
+only under its lock; a worker asks for what it needs through sandbox.PoolSide.
 """
 
 from __future__ import annotations
 
 import collections
+import enum
 import json
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.emulator.code import CODE_PATHS_TAG, CodeSource, SourceWatcher, code_source
+from harness.emulator.code import CodeSource, SourceWatcher, code_source
+from harness.emulator.contract import CODE_PATHS_TAG
 from harness.emulator.runtime_api import Invocation
 from harness.emulator.sandbox import Worker, exit_reason, lambda_environment
 
 # Lambda gives init 10 s; a busy 2-core CI box needs more slack before we give up on a worker.
 PICKUP_TIMEOUT = 30.0
+
+
+class WorkerState(enum.Enum):
+    STARTING = "starting"  # the process runs; its handler has not asked for work yet
+    IDLE = "idle"  # initialised, waiting for an invocation
+    BUSY = "busy"  # holds an invocation
+    RETIRED = "retired"  # old generation, timed out or closing: ends once it holds nothing
+    DEAD = "dead"  # the process exited; the pool has forgotten it
+
+
+_LIVE = (WorkerState.STARTING, WorkerState.IDLE, WorkerState.BUSY)  # what _grow counts
+
+
+@dataclass
+class _Slot:
+    """The pool's record of one worker."""
+
+    generation: int
+    state: WorkerState = WorkerState.STARTING
+    current: Invocation | None = None  # BUSY, or RETIRED while it finishes
+    init_ms: float | None = None  # until its first invocation's REPORT carries it
+    init_error: bytes | None = None
 
 
 class FunctionPool:
@@ -48,7 +76,7 @@ class FunctionPool:
         self._max = max(self._min, max_workers)
         self._cond = threading.Condition()
         self._queue: collections.deque[Invocation] = collections.deque()
-        self._workers: list[Worker] = []
+        self._slots: dict[Worker, _Slot] = {}  # the live workers
         self._by_request: dict[str, Invocation] = {}
         self._generation = 0
         self._config: tuple | None = None
@@ -84,7 +112,11 @@ class FunctionPool:
 
     def worker_count(self) -> int:
         with self._cond:
-            return sum(1 for w in self._workers if not w.dead)
+            return len(self._slots)
+
+    def states(self) -> list[WorkerState]:
+        with self._cond:
+            return [slot.state for slot in self._slots.values()]
 
     def prewarm(self) -> None:
         """One warm worker ahead of the first invoke (which tops the pool up to its minimum)."""
@@ -119,8 +151,9 @@ class FunctionPool:
                     f"{invocation.request_id} {message}"
                 )
                 with self._cond:  # unless it answered just now and moved on to other work
-                    if worker.current is invocation:
-                        worker.kill()
+                    slot = self._slots.get(worker)
+                    if slot is not None and slot.current is invocation:
+                        self._retire(worker, slot)
                 self._report(worker, invocation)
 
     def _refresh(self) -> Any:
@@ -147,43 +180,74 @@ class FunctionPool:
 
     def _new_generation(self) -> None:
         self._generation += 1
-        for worker in self._workers:
-            worker.retired = True
-            if worker.current is None:
+        for worker, slot in self._slots.items():
+            slot.state = WorkerState.RETIRED
+            if slot.current is None:
                 worker.kill()
         self._cond.notify_all()
 
+    def _retire(self, worker: Worker, slot: _Slot) -> None:  # called locked
+        if slot.state is not WorkerState.DEAD:  # a dead worker's pid may be someone else's now
+            slot.state = WorkerState.RETIRED
+            worker.kill()
+
     def _grow(self, minimum: int | None = None) -> None:
         """Start workers so that every waiting invocation has one coming (called locked)."""
-        live = [w for w in self._workers if not w.retired and not w.dead]
-        coming = sum(1 for w in live if not w.ready or w.current is None)
+        live = [s for s in self._slots.values() if s.state in _LIVE]
+        coming = sum(1 for s in live if s.state is not WorkerState.BUSY)
         waiting = sum(1 for inv in self._queue if not inv.cancelled)
         minimum = self._min if minimum is None else minimum
         while len(live) < self._max and (len(live) < minimum or coming < waiting):
             live.append(self._spawn())
             coming += 1
 
-    def _spawn(self) -> Worker:
+    def _spawn(self) -> _Slot:
+        """(called locked, so the worker's own threads find its slot)"""
         environment = lambda_environment(self.function, self._source, self._endpoint_url)
-        worker = Worker(self, self._generation, environment, self._source, self.function.handler)
-        self._workers.append(worker)
-        return worker
+        worker = Worker(self, environment, self._source, self.function.handler)
+        slot = self._slots[worker] = _Slot(generation=self._generation)
+        return slot
 
-    # the worker side (Runtime API threads, exit watchers)
+    # the worker side (sandbox.PoolSide: Runtime API threads, log pumps, exit watchers)
     def lookup(self, request_id: str) -> Invocation | None:
         return self._by_request.get(request_id)
 
+    def holding(self, worker: Worker) -> Invocation | None:
+        with self._cond:
+            slot = self._slots.get(worker)
+            return slot.current if slot is not None else None
+
+    def init_failed(self, worker: Worker, body: bytes) -> None:
+        with self._cond:
+            slot = self._slots.get(worker)
+            if slot is not None:
+                slot.init_error = body
+
     def take(self, worker: Worker) -> Invocation | None:
         with self._cond:
+            slot = self._slots.get(worker)
+            if slot is None:  # it exited while its request was on the way
+                return None
+            if slot.state is WorkerState.STARTING:
+                slot.state = WorkerState.IDLE
+                slot.init_ms = (time.monotonic() - worker.started) * 1000
             while True:
-                if worker.retired or worker.generation != self._generation or self._closed:
-                    worker.kill()
+                if slot.state is WorkerState.DEAD:
+                    return None
+                if (
+                    slot.state is WorkerState.RETIRED
+                    or slot.generation != self._generation
+                    or self._closed
+                ):
+                    self._retire(worker, slot)
                     return None
                 while self._queue:
                     invocation = self._queue.popleft()
                     if invocation.cancelled:
                         continue
-                    worker.current, invocation.worker = invocation, worker
+                    slot.state, slot.current = WorkerState.BUSY, invocation
+                    invocation.worker = worker
+                    invocation.init_ms, slot.init_ms = slot.init_ms, None  # only the cold start
                     invocation.started = time.monotonic()
                     invocation.deadline_ms = int((time.time() + invocation.timeout) * 1000)
                     invocation.log_tail.append(
@@ -196,27 +260,32 @@ class FunctionPool:
     def complete(self, worker: Worker, invocation: Invocation, body: bytes, errored: bool) -> None:
         worker.drain_output()  # its log lines belong to this invocation, before END/REPORT
         with self._cond:  # free the worker first, so the next invoke sees it available
-            if worker.current is invocation:
-                worker.current = None
+            slot = self._slots.get(worker)
+            if slot is not None and slot.current is invocation:
+                slot.current = None
+                if slot.state is WorkerState.BUSY:
+                    slot.state = WorkerState.IDLE
         if not invocation.done.is_set():
             self._report(worker, invocation)  # first, so a LogResult tail holds END and REPORT
         invocation.finish(body, errored)
 
     def _report(self, worker: Worker, invocation: Invocation) -> None:
         duration = (time.monotonic() - invocation.started) * 1000
-        init_ms, worker.init_ms = worker.init_ms, None  # Init Duration: only on the cold start
         invocation.log_tail.extend(
             worker.logs.end(
-                invocation.request_id, duration, int(self.function.memory_size), init_ms
+                invocation.request_id, duration, int(self.function.memory_size), invocation.init_ms
             )
         )
 
-    def worker_exited(self, worker: Worker, returncode: int) -> None:
+    def exited(self, worker: Worker, returncode: int) -> None:
         with self._cond:
-            if worker in self._workers:
-                self._workers.remove(worker)
-            invocation = worker.current
-            if invocation is None and not worker.ready and not worker.retired:
+            slot = self._slots.pop(worker, None)
+            if slot is None:
+                return
+            was, slot.state = slot.state, WorkerState.DEAD
+            invocation = slot.current
+            init_error = slot.init_error if was is WorkerState.STARTING else None
+            if invocation is None and was is WorkerState.STARTING:
                 # died while initialising: like Lambda, the invoke that waited for it fails
                 invocation = next((i for i in self._queue if not i.cancelled), None)
                 if invocation is not None:
@@ -224,8 +293,8 @@ class FunctionPool:
             if not self._closed:  # replace it only for waiting work: a broken init must not loop
                 self._grow(minimum=0)
         if invocation is not None:
-            if worker.init_error and not worker.ready:
-                invocation.finish(worker.init_error, True)
+            if init_error:
+                invocation.finish(init_error, True)
             elif invocation.error("Runtime.ExitError", exit_reason(returncode)):
                 worker.logs.write(
                     f"RequestId: {invocation.request_id} Error: {exit_reason(returncode)}"
@@ -236,7 +305,9 @@ class FunctionPool:
     def close(self) -> None:
         with self._cond:
             self._closed = True
-            workers = list(self._workers)
+            workers = list(self._slots)
+            for slot in self._slots.values():
+                slot.state = WorkerState.RETIRED
             self._cond.notify_all()
         for worker in workers:
             worker.kill()
@@ -302,6 +373,12 @@ class WorkerManager:
         with self._lock:
             pools = [p for key, p in self._pools.items() if function_name in (None, key[2])]
         return sum(pool.worker_count() for pool in pools)
+
+    def states(self, function_name: str) -> list[WorkerState]:
+        """The state of every live worker of a function (all its versions)."""
+        with self._lock:
+            pools = [p for key, p in self._pools.items() if key[2] == function_name]
+        return [state for pool in pools for state in pool.states()]
 
     def close(self) -> None:
         with self._lock:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from harness.config import Settings
+from harness.emulator.contract import HEALTH_PATH  # imports no moto: `up` stays light
 from harness.stack import processes
 from harness.stack.readiness import http_ok, wait_until
 
-# = harness.emulator.HEALTH_PATH; not imported, to keep moto out of the `up` process
-HEALTH_PATH = "/_harness/health"
 EMULATOR = "emulator"
 MODEL_SERVER = "model-server"
 

@@ -1,4 +1,7 @@
-"""One embedded AWS per test module on a free port, and a factory for Lambda functions."""
+"""One embedded AWS per test module on a free port, and a factory for Lambda functions.
+
+HARNESS_EMULATOR_SPEEDUPS=false runs them all on moto's own paths (the `speedups` fixture).
+"""
 
 from __future__ import annotations
 
@@ -11,15 +14,25 @@ from pathlib import Path
 
 import boto3
 import pytest
-from support.lambda_zip import zip_code
 
 from harness.config import Settings
 from harness.emulator import CODE_PATHS_TAG, EmbeddedAWS
+from tests.support.lambda_zip import zip_code
+
+
+@pytest.fixture(scope="session")
+def speedups() -> bool:
+    """HARNESS_EMULATOR_SPEEDUPS: CI runs these tests with the speed-ups on and off."""
+    return Settings.from_env().emulator_speedups
 
 
 @pytest.fixture(scope="module")
-def aws(tmp_path_factory) -> EmbeddedAWS:
-    settings = Settings(aws_port=0, state_dir=tmp_path_factory.mktemp("emulator-state"))
+def aws(tmp_path_factory, speedups) -> EmbeddedAWS:
+    settings = Settings(
+        aws_port=0,
+        state_dir=tmp_path_factory.mktemp("emulator-state"),
+        emulator_speedups=speedups,
+    )
     emulator = EmbeddedAWS(settings).start()
     yield emulator
     emulator.stop()

@@ -8,8 +8,9 @@ import time
 import uuid
 
 import pytest
-from support.lambda_zip import zip_code
-from support.pids import alive
+
+from tests.support.lambda_zip import zip_code
+from tests.support.pids import alive
 
 COUNTER = """
 import os
@@ -146,9 +147,7 @@ def test_update_function_code_gives_fresh_workers(client, make_function, invoke)
     assert invoke(name, {}) == ("v1", None)
     client("lambda").update_function_code(
         FunctionName=name,
-        ZipFile=zip_code(
-            {"handler.py": "def handler(event, context):\n    return 'v2'\n"}
-        ),
+        ZipFile=zip_code({"handler.py": "def handler(event, context):\n    return 'v2'\n"}),
     )
     assert invoke(name, {}) == ("v2", None)
 
@@ -299,3 +298,25 @@ def test_delete_function_ends_its_workers(aws, client, make_function, invoke):
     while alive(pid):
         assert time.monotonic() < deadline, "the deleted function's worker still runs"
         time.sleep(0.02)
+
+
+def test_pool_owns_worker_states(aws, client, make_function, invoke):
+    """The pool moves every worker's state: free again once it answered, gone once replaced."""
+    from harness.emulator.workers import WorkerState
+
+    name = make_function(COUNTER)
+    first = invoke(name, {})[0]["pid"]
+    states = aws.manager.states(name)
+    assert states and set(states) <= {WorkerState.STARTING, WorkerState.IDLE}, states
+    client("lambda").update_function_configuration(
+        FunctionName=name, Environment={"Variables": {"MY_SETTING": "new generation"}}
+    )
+    assert invoke(name, {})[0]["env"]["MY_SETTING"] == "new generation"
+    deadline = time.monotonic() + 5
+    while alive(first):  # the old generation's idle worker was killed, and forgotten
+        assert time.monotonic() < deadline, "the old generation's worker still runs"
+        time.sleep(0.02)
+    while WorkerState.RETIRED in (states := aws.manager.states(name)):
+        assert time.monotonic() < deadline, states
+        time.sleep(0.02)
+    assert len(states) >= 1

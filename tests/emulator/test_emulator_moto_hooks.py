@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
+import re
 
 import pytest
 
-from harness.emulator import moto_hooks
+from harness.emulator import moto_hooks, moto_speedups
 from harness.errors import HarnessError
 
 
@@ -36,6 +38,67 @@ def test_check_hooks_names_a_missing_hook(monkeypatch):
     monkeypatch.delattr(LambdaFunction, "_invoke_lambda")
     with pytest.raises(HarnessError, match="_invoke_lambda is gone"):
         moto_hooks.check_hooks()
+
+
+@pytest.mark.parametrize(
+    ("module", "owner", "name", "message"),
+    [
+        ("moto.awslambda.models", "LambdaFunction", "invoke", "LambdaFunction.invoke"),
+        ("moto.awslambda.models", "LambdaBackend", "create_function", "create_function"),
+        ("moto.awslambda.models", "LambdaBackend", "delete_function", "delete_function"),
+        # what the rest of the emulator reads of moto
+        ("moto.awslambda.models", "LambdaBackend", "invoke", "LambdaBackend.invoke"),
+        ("moto.awslambda.models", None, "lambda_backends", "lambda_backends"),
+        ("moto.logs.models", "LogsBackend", "put_log_events", "LogsBackend.put_log_events"),
+        ("moto.core.exceptions", None, "ServiceException", "ServiceException"),
+        ("moto.moto_server.werkzeug_app", None, "create_backend_app", "werkzeug_app"),
+        # the speed-ups
+        (
+            "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+            None,
+            "boto_client_for",
+            "no longer imports boto_client_for by name",
+        ),
+        ("moto.stepfunctions.parser.asl.utils.boto_client", None, "boto_client_for", "boto_client"),
+        ("moto.stepfunctions.parser.asl.utils.json_path", None, "parse", "json_path.parse"),
+        ("moto.stepfunctions.parser.asl.parse.asl_parser", None, "ASLLexer", "ANTLR"),
+        ("moto.batch.utils", None, "JobStatus", "moto.batch.utils.JobStatus"),
+        (
+            "moto.moto_server.werkzeug_app",
+            "DomainDispatcherApplication",
+            "get_backend_for_host",
+            "get_backend_for_host",
+        ),
+    ],
+)
+def test_check_hooks_names_every_kind_of_point(monkeypatch, module, owner, name, message):
+    target = importlib.import_module(module)
+    if owner is not None:
+        target = getattr(target, owner)
+    monkeypatch.setattr(moto_hooks, "_installed", {})  # as before any install
+    monkeypatch.setattr(moto_speedups, "_installed", {})
+    monkeypatch.delattr(target, name)
+    with pytest.raises(HarnessError, match=re.escape(message)):
+        moto_hooks.check_hooks()
+
+
+def test_speedups_follow_the_setting(aws, speedups):
+    """HARNESS_EMULATOR_SPEEDUPS=false: not one fast path in place, moto's own everywhere."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    aws.wait_stepfunctions()
+    in_place = {
+        "client per Task": lambda_eval_utils.boto_client_for.__module__.startswith("harness."),
+        "ASL parse trees": AmazonStateLanguageParser.parse.__module__.startswith("harness."),
+        "JSON paths": hasattr(json_path.parse, "cache_info"),
+        "TCP_NODELAY": aws._server.RequestHandlerClass.disable_nagle_algorithm is True,
+        "backend per host": type(aws._moto_app) is not DomainDispatcherApplication,
+    }
+    assert in_place == dict.fromkeys(in_place, speedups)
+    assert MotoRequestHandler.disable_nagle_algorithm is False  # moto's own class, untouched
 
 
 def test_health_check(aws):

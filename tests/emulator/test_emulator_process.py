@@ -12,11 +12,11 @@ from pathlib import Path
 
 import boto3
 import pytest
-from support.lambda_zip import zip_code
-from support.pids import alive
 
 from harness.config import REPO_ROOT
 from harness.stack.readiness import free_port
+from tests.support.lambda_zip import zip_code
+from tests.support.pids import alive
 
 
 def _start(port: int, tmp_path: Path) -> subprocess.Popen:
@@ -46,7 +46,9 @@ def test_foreground_process_serves_and_leaves_no_worker(tmp_path):
         role = boto3.client("iam", **kw).create_role(RoleName="r", AssumeRolePolicyDocument="{}")[
             "Role"
         ]["Arn"]
-        code = zip_code({"handler.py": "import os\ndef handler(event, context):\n    return os.getpid()\n"})
+        code = zip_code(
+            {"handler.py": "import os\ndef handler(event, context):\n    return os.getpid()\n"}
+        )
         lam = boto3.client("lambda", **kw)
         lam.create_function(
             FunctionName="pid",
@@ -86,30 +88,77 @@ def test_sigint_stops_cleanly(tmp_path, signum):
     assert proc.wait(timeout=15) == 0
 
 
-def test_stop_puts_moto_back_as_it_was(tmp_path):
+def _moto_points() -> dict:
+    """Every point the emulator patches or reads, as moto has it now. The interpreter's
+    modules are looked at only if loaded: importing them here would load moto.batch whole,
+    and hide whether the emulator's placeholder for it went away again."""
+    import copy
+
+    from moto.awslambda.models import LambdaBackend, LambdaFunction
+    from moto.core.config import default_user_config
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
+
+    points = {
+        "LambdaFunction._invoke_lambda": LambdaFunction._invoke_lambda,
+        "LambdaFunction.invoke": LambdaFunction.invoke,
+        "LambdaBackend.create_function": LambdaBackend.create_function,
+        "LambdaBackend.delete_function": LambdaBackend.delete_function,
+        "DomainDispatcherApplication.get_backend_for_host": (
+            DomainDispatcherApplication.get_backend_for_host
+        ),
+        "MotoRequestHandler.disable_nagle_algorithm": MotoRequestHandler.disable_nagle_algorithm,
+        "config": copy.deepcopy({k: default_user_config[k] for k in ("stepfunctions", "lambda")}),
+        "moto.batch": sys.modules.get("moto.batch"),
+        "MOTO_PORT": os.environ.get("MOTO_PORT"),
+    }
+    parser = sys.modules.get("moto.stepfunctions.parser.asl.parse.asl_parser")
+    if parser is not None:
+        points["AmazonStateLanguageParser.parse"] = parser.AmazonStateLanguageParser.parse
+    for name in (
+        "moto.stepfunctions.parser.asl.utils.json_path",
+        "moto.stepfunctions.parser.asl.component.common.path.result_path",
+    ):
+        if name in sys.modules:
+            points[f"{name}.parse"] = sys.modules[name].parse
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions") and hasattr(module, "boto_client_for"):
+            points[f"{name}.boto_client_for"] = module.boto_client_for
+    return points
+
+
+def _not_ours(points: dict) -> dict:
+    """The points that hold one of the emulator's replacements."""
+    return {
+        key: value
+        for key, value in points.items()
+        if getattr(value, "__module__", "").startswith("harness.")
+        or hasattr(value, "cache_info")  # an lru_cache around jsonpath_ng's parse
+        or (key == "moto.batch" and value is not None and not hasattr(value, "__file__"))
+    }
+
+
+def test_stop_puts_moto_back_as_it_was(tmp_path, speedups):
     """Other tests use moto's in-process mock: a stopped emulator must leave no hook behind."""
     from moto.awslambda.models import LambdaFunction
-    from moto.core.config import default_user_config
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     from harness.config import Settings
     from harness.emulator import EmbeddedAWS
 
-    def hooked_state():
-        return (
-            LambdaFunction._invoke_lambda,
-            LambdaFunction.invoke,
-            AmazonStateLanguageParser.parse,
-            dict(default_user_config["stepfunctions"]),
-            os.environ.get("MOTO_PORT"),
-        )
-
-    before = hooked_state()
-    aws = EmbeddedAWS(Settings(aws_port=0, state_dir=tmp_path)).start()
-    assert LambdaFunction._invoke_lambda is not before[0]
-    aws.stop()
-    after = hooked_state()
-    assert after == before
+    before = _moto_points()
+    assert _not_ours(before) == {}  # an earlier emulator in this process cleaned up too
+    aws = EmbeddedAWS(Settings(aws_port=0, state_dir=tmp_path, emulator_speedups=speedups)).start()
+    try:
+        aws.wait_stepfunctions()  # the speed-ups are all in place from here on
+        assert LambdaFunction._invoke_lambda is not before["LambdaFunction._invoke_lambda"]
+        running = _moto_points()
+        assert running["config"]["stepfunctions"]["execute_state_machine"] is True
+        if speedups:
+            assert any(key.endswith(".boto_client_for") for key in _not_ours(running))
+    finally:
+        aws.stop()
+    after = _moto_points()
+    assert {key: after[key] for key in before} == before
+    assert _not_ours(after) == {}  # points first loaded while it ran hold moto's own too
 
 
 def test_public_interface_is_pinned():
@@ -124,3 +173,50 @@ def test_public_interface_is_pinned():
     ]
     assert harness.emulator.CODE_PATHS_TAG == "harness:code-paths"  # the deployer's contract
     assert harness.emulator.HEALTH_PATH == "/_harness/health"
+
+
+def test_contract_has_one_home():
+    """The stack and the deployer use the emulator's own names, not copies of them."""
+    from harness.deploy import local
+    from harness.emulator import code, contract, server
+    from harness.stack import embedded
+
+    assert local.CODE_PATHS_TAG is code.CODE_PATHS_TAG is contract.CODE_PATHS_TAG
+    assert embedded.HEALTH_PATH is server.HEALTH_PATH is contract.HEALTH_PATH
+
+
+def _python(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_up_and_the_package_stay_light():
+    """`up` (harness.stack.embedded) must not pay for moto, and the emulator sits below the
+    stack: importing it loads nothing of harness.stack."""
+    out = _python(
+        "-c",
+        "import sys, harness.stack.embedded, harness.emulator;"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('moto', 'boto3', 'werkzeug'));"
+        "assert not heavy, heavy",
+    )
+    assert out.returncode == 0, out.stderr
+    out = _python(
+        "-c",
+        "import sys, harness.emulator.server, harness.emulator.__main__;"
+        "print(sorted(m for m in sys.modules if m.startswith('harness.stack')))",
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_prints_usage_and_exits():
+    out = _python("-m", "harness.emulator", "--help")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("usage: python -m harness.emulator")
+    assert "HARNESS_EMULATOR_SPEEDUPS" in out.stdout and "ready at" not in out.stdout

@@ -20,9 +20,9 @@ from awslambdaric.bootstrap import build_fault_result
 from awslambdaric.lambda_runtime_marshaller import to_json
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
-from support.lambda_zip import zip_code
 
 from harness.config import STATE_MACHINE_FILE
+from tests.support.lambda_zip import zip_code
 
 PLACEHOLDERS = {
     "SerializeImageDataFunctionArn": "serialize_image_data",

@@ -1,0 +1,356 @@
+"""What only makes the emulator fast. HARNESS_EMULATOR_SPEEDUPS=false leaves all of it out:
+moto then runs on its own paths, slower, with the same results (CI runs the emulator's tests
+both ways, so the two cannot drift apart).
+
+- `asl.utils.boto_client.boto_client_for`, rebound in every moto SFN module that imported it by
+  name: the interpreter builds a new boto3 client against `http://localhost:$MOTO_PORT` for
+  every Task (~10 ms); we hand it one cached client per (region, service) aimed at our own host
+  and port, whose Lambda `invoke` calls moto's backend in-process (sfn_lambda.py).
+- `AmazonStateLanguageParser.parse`: every execution re-parses its definition with ANTLR
+  (~12 ms for three Tasks); we keep the parse tree per definition and only rebuild the
+  program from it (~1.5 ms), so executions still get fresh evaluation components.
+- `parse` in asl.utils.json_path and asl.component.common.path.result_path: jsonpath_ng
+  builds a new ply parser (reading its LR tables) for every path it evaluates, i.e. for
+  every InputPath/OutputPath/ResultPath of every state; we cache the parsed expressions.
+- `moto.batch`: the interpreter needs only `moto.batch.utils.JobStatus`, but the package's
+  __init__ loads the Batch and EC2 models (~2 s of CPU at every start); a placeholder package
+  lets us import the utils module alone, and goes again at once, so a later `import moto.batch`
+  still loads the real package.
+- `DomainDispatcherApplication.get_backend_for_host` lists moto's package folder on disk for
+  every request (under a global lock): a subclass remembers the answer per host.
+- `MotoRequestHandler.disable_nagle_algorithm`: headers and body go out in two sends; without
+  TCP_NODELAY the body can wait for the client's delayed ACK (~40 ms). A subclass sets it, so
+  moto's own class stays as it is.
+- warm-up: moto builds each service's backend on first use, and the interpreter pays ANTLR,
+  ply and client costs on its first execution; we pay them at start, in the background.
+
+Correctness hooks (what moto must have patched to run our workflow at all) are in moto_hooks.py,
+whose `check_hooks()` checks these too.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import inspect
+import json
+import sys
+import threading
+import types
+from typing import Any
+
+from harness.emulator.sfn_lambda import InProcessLambdaClient
+
+_installed: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def problems() -> list[str]:
+    """What moto moved under the speed-ups (empty: nothing)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
+
+    found = _batch_problems()  # first: it keeps the imports below from loading moto.batch
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    parser_class = getattr(asl_parser, "AmazonStateLanguageParser", None)
+    parse = _installed.get("parse") or getattr(parser_class, "parse", None)
+    if (
+        _params(parse) != ["definition"]
+        or not all(
+            hasattr(asl_parser, name)
+            for name in ("ASLLexer", "ASLParser", "SyntaxErrorListener", "ASLParserException")
+        )
+        or not hasattr(Preprocessor, "visit")
+    ):
+        found.append("AmazonStateLanguageParser.parse(definition) or its ANTLR pieces changed")
+    for module in _json_path_modules():
+        if not callable(getattr(module, "parse", None)):
+            found.append(f"{module.__name__}.parse (jsonpath_ng) is gone")
+    original = _installed.get("boto_client_for") or getattr(boto_client, "boto_client_for", None)
+    if _params(original) != [
+        "region",
+        "service",
+        "state_credentials",
+    ]:
+        found.append("boto_client.boto_client_for(region, service, state_credentials) changed")
+    if importlib.util.find_spec("moto.stepfunctions.parser.models") is None:
+        found.append("moto.stepfunctions.parser.models is gone (it binds boto_client_for)")
+    if not hasattr(lambda_eval_utils, "boto_client_for"):  # rebinding would miss the Lambda Task
+        found.append(f"{lambda_eval_utils.__name__} no longer imports boto_client_for by name")
+    if not isinstance(getattr(TimeoutSeconds, "DEFAULT_TIMEOUT_SECONDS", None), int | float):
+        found.append("TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS is gone")
+    if _params(getattr(DomainDispatcherApplication, "get_backend_for_host", None)) != [
+        "self",
+        "host",
+    ]:
+        found.append("DomainDispatcherApplication.get_backend_for_host(self, host) changed")
+    if not hasattr(MotoRequestHandler, "disable_nagle_algorithm"):
+        found.append("moto's MotoRequestHandler is no longer a socketserver StreamRequestHandler")
+    return found
+
+
+def _params(function: Any) -> list[str] | None:
+    return None if function is None else list(inspect.signature(function).parameters)
+
+
+def _batch_problems() -> list[str]:
+    if "moto.batch" not in sys.modules:
+        spec = importlib.util.find_spec("moto.batch")
+        if spec is None or not spec.submodule_search_locations:
+            return ["moto.batch is no longer a package folder (the placeholder needs one)"]
+        _import_batch_utils_alone()
+    try:
+        utils = importlib.import_module("moto.batch.utils")
+    except ImportError:
+        utils = None
+    if not hasattr(utils, "JobStatus"):
+        return ["moto.batch.utils.JobStatus cannot be imported without moto.batch's __init__"]
+    return []
+
+
+def dispatcher_app():
+    """moto's WSGI dispatcher, remembering which backend serves which host."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    class CachedDispatcher(DomainDispatcherApplication):
+        def __init__(self, create_app):
+            super().__init__(create_app)
+            self._backend_by_host: dict = {}
+
+        def get_backend_for_host(self, host):  # called under the dispatcher's lock
+            if host not in self._backend_by_host:
+                self._backend_by_host[host] = super().get_backend_for_host(host)
+            return self._backend_by_host[host]
+
+    return CachedDispatcher(create_backend_app)
+
+
+def request_handler():
+    """moto's request handler with TCP_NODELAY."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class NoDelayRequestHandler(MotoRequestHandler):
+        disable_nagle_algorithm = True
+
+    return NoDelayRequestHandler
+
+
+def install_stepfunctions(endpoint_url: str) -> None:
+    """The interpreter's fast paths. Importing moto's interpreter takes seconds (it pulls in
+    moto.batch and moto.ec2), so the server runs this in the background while it already
+    serves the other APIs."""
+    from harness.emulator.moto_hooks import raise_if
+
+    raise_if(problems())
+    with _lock:
+        _patch_sfn_clients(endpoint_url)
+        _cache_asl_parse_trees()
+        _cache_json_paths()
+
+
+def uninstall() -> None:
+    with _lock:
+        if "parse" in _installed:
+            from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+            AmazonStateLanguageParser.parse = staticmethod(_installed.pop("parse"))
+        for module, original_parse in _installed.pop("json_path_parse", []):
+            module.parse = original_parse
+        original = _installed.pop("boto_client_for", None)
+        if original is not None:
+            _replace_everywhere(_installed.pop("boto_client_for_patched"), original)
+
+
+def _patch_sfn_clients(endpoint_url: str) -> None:
+    import boto3
+    from botocore.config import Config
+
+    # import the modules that bound the name at import time, so all are patched below
+    from moto.stepfunctions.parser import models  # noqa: F401
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import (  # noqa: F401
+        lambda_eval_utils,
+    )
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    from harness.clients import LOCAL_CREDENTIALS
+
+    original = _installed.get("boto_client_for", boto_client.boto_client_for)
+    cache: dict[tuple[str, str], Any] = {}
+    cache_lock = threading.Lock()
+    config = Config(
+        parameter_validation=False,
+        retries={"max_attempts": 0, "total_max_attempts": 1},
+        connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+        read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+        max_pool_connections=64,
+    )
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None):
+        key = (region, service)
+        client = cache.get(key)
+        if client is None:
+            with cache_lock:
+                client = cache.get(key)
+                if client is None:
+                    client = boto3.session.Session().client(
+                        service,
+                        region_name=region,
+                        endpoint_url=endpoint_url,
+                        **LOCAL_CREDENTIALS,
+                        config=config,
+                    )
+                    if service == "lambda":
+                        client = InProcessLambdaClient(client, region)
+                    cache[key] = client
+        return client
+
+    previous = _installed.get("boto_client_for_patched", original)
+    _installed["boto_client_for"] = original
+    _installed["boto_client_for_patched"] = boto_client_for
+    _replace_everywhere(previous, boto_client_for)
+
+
+def _replace_everywhere(old: Any, new: Any) -> None:
+    """Rebind `boto_client_for` in every moto SFN module that imported it by name."""
+    for name, module in list(sys.modules.items()):
+        if (
+            name.startswith("moto.stepfunctions")
+            and getattr(module, "boto_client_for", None) is old
+        ):
+            module.boto_client_for = new
+
+
+def _cache_asl_parse_trees(size: int = 64) -> None:
+    from antlr4 import CommonTokenStream, InputStream
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    parser_class = asl_parser.AmazonStateLanguageParser
+    if "parse" in _installed:
+        return
+    _installed["parse"] = parser_class.parse
+
+    @functools.lru_cache(maxsize=size)
+    def parse_tree(definition: str):
+        listener = asl_parser.SyntaxErrorListener()
+        parser = asl_parser.ASLParser(
+            CommonTokenStream(asl_parser.ASLLexer(InputStream(definition)))
+        )
+        parser.removeErrorListeners()
+        parser.addErrorListener(listener)
+        tree = parser.state_machine()
+        if listener.errors:
+            raise asl_parser.ASLParserException(errors=listener.errors)  # not cached: it raises
+        return tree
+
+    def parse(definition: str):
+        tree = parse_tree(definition)
+        return Preprocessor().visit(tree), tree
+
+    parser_class.parse = staticmethod(parse)
+
+
+def _json_path_modules() -> list:
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    return [json_path, result_path]
+
+
+def _cache_json_paths(size: int = 512) -> None:
+    if "json_path_parse" in _installed:
+        return
+    saved = []
+    for module in _json_path_modules():
+        saved.append((module, module.parse))
+        module.parse = functools.lru_cache(maxsize=size)(module.parse)  # expressions are stateless
+    _installed["json_path_parse"] = saved
+
+
+def _import_batch_utils_alone() -> None:
+    if "moto.batch.utils" in sys.modules or "moto.batch" in sys.modules:
+        return
+    spec = importlib.util.find_spec("moto.batch")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    placeholder = types.ModuleType("moto.batch")  # a package without its __init__ run
+    placeholder.__path__ = list(spec.submodule_search_locations)
+    placeholder.__spec__ = spec
+    sys.modules["moto.batch"] = placeholder
+    try:
+        importlib.import_module("moto.batch.utils")
+    except ImportError:  # moto moved it: problems() says so; the interpreter loads the package
+        pass
+    finally:
+        del sys.modules["moto.batch"]
+
+
+_WARM_UP_DEFINITION = json.dumps(
+    {
+        "StartAt": "Task",
+        "States": {
+            "Task": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "warm-up", "Payload.$": "$"},
+                "ResultPath": "$.result",
+                "OutputPath": "$.Payload",
+                "End": True,
+                "Retry": [{"ErrorEquals": ["Lambda.ServiceException"], "MaxAttempts": 1}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Task"}],
+            }
+        },
+    }
+)
+
+
+def warm_up(region: str) -> None:
+    """Pay the interpreter's first-use costs now (ANTLR, ply tables, the Lambda client),
+    not in the first execution the user is waiting for."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    AmazonStateLanguageParser.parse(_WARM_UP_DEFINITION)
+    for module in _json_path_modules():
+        module.parse("$.Payload")
+    boto_client.boto_client_for(region=region, service="lambda")
+
+
+# A cheap call per service the workflow uses, and one that fails: moto builds each service's
+# backend, request router and error tables on first use (up to ~0.5 s each, under a global
+# dispatcher lock), which would otherwise land on the deploy.
+_WARM_CALLS = (
+    ("s3", "list_buckets", {}),
+    ("s3", "head_bucket", {"Bucket": "harness-warm-up-missing"}),
+    ("iam", "list_roles", {}),
+    ("sts", "get_caller_identity", {}),
+    ("lambda", "list_functions", {}),
+    ("lambda", "get_function", {"FunctionName": "harness-warm-up-missing"}),
+    ("logs", "describe_log_groups", {}),
+    ("sagemaker", "list_endpoints", {}),
+)
+
+
+def warm_services(url: str, region: str) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from harness.clients import LOCAL_CREDENTIALS
+
+    session = boto3.session.Session()
+    clients: dict = {}
+    for service, operation, params in _WARM_CALLS:
+        if service not in clients:
+            clients[service] = session.client(
+                service, endpoint_url=url, region_name=region, **LOCAL_CREDENTIALS
+            )
+        try:
+            getattr(clients[service], operation)(**params)
+        except ClientError:
+            pass  # the error path is what we warmed
