@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-from harness.config import LAMBDAS_DIR, Settings
-
-# Lambda handlers import `shared.event` as they do inside their zip; test helpers live in tests/support.
-sys.path.insert(0, str(LAMBDAS_DIR))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness.config import Settings
 
 
 @pytest.fixture(scope="session")

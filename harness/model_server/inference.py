@@ -23,8 +23,9 @@ from harness.model_server.errors import (
     UnsupportedAccept,
     UnsupportedContentType,
 )
+from harness.model_server.preprocess import to_input
 
-# What the built-in image-classification algorithm accepts (CONTRACTS.md section 2).
+# What the built-in image-classification algorithm accepts (docs/contracts.md section 2).
 IMAGE_CONTENT_TYPES = ("image/png", "image/jpeg", "application/x-image")
 RESPONSE_CONTENT_TYPE = "application/json"
 # Decoded size limit (decompression-bomb guard): checked from the header, before any pixel is decoded.
@@ -112,11 +113,7 @@ def input_fn(body: bytes, content_type: str | None, model: Model) -> np.ndarray:
             f"Send the complete bytes of a PNG or JPEG file as {kind}."
         ) from exc
     meta = model.metadata
-    if image.size != (meta.width, meta.height):
-        image = image.resize((meta.width, meta.height), Image.Resampling.BILINEAR)
-    pixels = np.asarray(image, dtype=np.float32).transpose(2, 0, 1)  # HWC -> CHW
-    x = (pixels * np.float32(meta.scale) - model.mean) / model.std
-    return x[np.newaxis]
+    return to_input(image, meta.width, meta.height, meta.scale, model.mean, model.std)[np.newaxis]
 
 
 def predict_fn(data: np.ndarray, model: Model) -> list[float]:

@@ -21,10 +21,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from support.pids import alive
 
 from harness.config import REPO_ROOT
 from harness.stack.readiness import free_port
+from tests.support.pids import alive
 
 INIT = REPO_ROOT / ".ci" / "lambda-runtime" / "init"
 RUNTIME_ID = "0123456789abcdef0123456789abcdef"

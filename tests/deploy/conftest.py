@@ -1,5 +1,5 @@
 """Fixtures for the deployer: moto's in-process mock, a private copy of the workflow's sources,
-a fake Docker client. Helpers live in deploy_support.py (a unique module name)."""
+a fake Docker client. Helpers the tests import live in deploy_support.py."""
 
 from __future__ import annotations
 
@@ -7,19 +7,16 @@ import os
 import shutil
 
 import pytest
-from deploy_support import (
-    REGION,
-    FakeDocker,
-    update_endpoint,
-    write_fake_definition,
-    write_fake_lambdas,
-    write_model,
-)
 from moto import mock_aws
 from moto.sagemaker.responses import SageMakerResponse
 
 from harness.config import LAMBDAS_DIR, STATE_MACHINE_FILE, Settings
-from harness.deploy.workflow import FUNCTIONS
+from tests.deploy.deploy_support import (
+    REGION,
+    FakeDocker,
+    update_endpoint,
+    write_model,
+)
 
 
 @pytest.fixture
@@ -39,16 +36,11 @@ def aws(monkeypatch):
 @pytest.fixture
 def sources(tmp_path) -> Settings:
     """Settings pointing at a private copy of lambdas/, the ASL file, a tiny data set and model."""
+    # A copy: tests edit handlers and the definition, never the repository's own.
     lambdas = tmp_path / "lambdas"
-    if all((LAMBDAS_DIR / s.folder / "handler.py").is_file() for s in FUNCTIONS):
-        shutil.copytree(LAMBDAS_DIR, lambdas, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    else:
-        write_fake_lambdas(lambdas)
+    shutil.copytree(LAMBDAS_DIR, lambdas, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     definition = tmp_path / "workflow.asl.json"
-    if STATE_MACHINE_FILE.is_file():
-        shutil.copy(STATE_MACHINE_FILE, definition)
-    else:
-        write_fake_definition(definition)
+    shutil.copy(STATE_MACHINE_FILE, definition)
     data = tmp_path / "data"
     (data / "test").mkdir(parents=True)
     rows = []

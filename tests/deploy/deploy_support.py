@@ -12,8 +12,6 @@ from pathlib import Path
 import boto3
 from moto.sagemaker.models import sagemaker_backends
 
-from harness.deploy.workflow import FUNCTIONS
-
 REGION = "us-east-1"
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 
@@ -29,24 +27,6 @@ def update_endpoint(self):
     endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
     endpoint.data_capture_config = config.get("DataCaptureConfig")
     return ActionResult({"EndpointArn": endpoint.arn})
-
-
-def write_fake_lambdas(root: Path) -> None:
-    for spec in FUNCTIONS:
-        (root / spec.folder).mkdir(parents=True)
-        (root / spec.folder / "handler.py").write_text("def handler(event, context):\n    return event\n")
-    (root / "shared").mkdir()
-    (root / "shared" / "__init__.py").write_text("")
-
-
-def write_fake_definition(path: Path) -> None:
-    states = {}
-    for i, spec in enumerate(FUNCTIONS):
-        states[spec.folder] = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                               "Parameters": {"FunctionName": "${" + spec.placeholder + "}", "Payload.$": "$"}}
-        states[spec.folder].update({"End": True} if i == len(FUNCTIONS) - 1 else
-                                   {"Next": FUNCTIONS[i + 1].folder})
-    path.write_text(json.dumps({"StartAt": FUNCTIONS[0].folder, "States": states}, indent=2))
 
 
 def write_model(path: Path, content: bytes) -> None:

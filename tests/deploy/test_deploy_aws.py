@@ -7,12 +7,12 @@ import json
 
 import boto3
 import pytest
-from deploy_support import REGION, write_model
 
 from harness.deploy import deploy, make_target
 from harness.deploy.base import CREATE, MANAGED_BY, UNCHANGED, UPDATE
 from harness.deploy.iam import POLICY_NAME
 from harness.deploy.workflow import FUNCTIONS
+from tests.deploy.deploy_support import REGION, write_model
 
 ACCOUNT = "123456789012"
 LOCAL_MARKERS = ("127.0.0.1", "localhost", "0.0.0.0", "model-server", ":4566", ":8080")

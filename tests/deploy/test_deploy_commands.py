@@ -5,9 +5,9 @@ from __future__ import annotations
 import boto3
 import pytest
 from click.testing import CliRunner
-from deploy_support import REGION
 
 from harness.cli import cli, main
+from tests.deploy.deploy_support import REGION
 
 
 @pytest.fixture

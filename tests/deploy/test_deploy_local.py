@@ -7,12 +7,12 @@ import os
 
 import boto3
 import pytest
-from deploy_support import REGION, write_model
 
 from harness.deploy import deploy, destroy
 from harness.deploy.base import CREATE, DELETE, UNCHANGED, UPDATE
 from harness.deploy.local import CODE_PATHS_TAG, LOCAL_IMAGE, LocalTarget
 from harness.deploy.workflow import FUNCTIONS
+from tests.deploy.deploy_support import REGION, write_model
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ import re
 
 import boto3
 import pytest
-from deploy_support import REGION
 
 from harness.deploy import deploy, destroy, make_target
 from harness.deploy.aws import AwsTarget, local_overrides
 from harness.deploy.base import CREATE, DELETE, SKIP, UNCHANGED, UPDATE
 from harness.errors import HarnessError
+from tests.deploy.deploy_support import REGION
 
 READ_ONLY = re.compile(r"^(Describe|Get|List|Head)")
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import docker
 import pytest
 import requests
-from docker_helpers import wait_for_ping
-from support.tiny_model import build_tiny_model_dir
 
 from harness.config import REPO_ROOT
+from tests.docker.docker_helpers import wait_for_ping
+from tests.support.tiny_model import build_tiny_model_dir
 
 DOCKERFILE = "harness/model_server/Dockerfile"
 

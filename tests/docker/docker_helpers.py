@@ -1,4 +1,4 @@
-"""Helpers for the Docker tests (a module of its own: `conftest` names clash across folders)."""
+"""Helpers for the Docker tests, shared by its conftest and test modules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The model-server image keeps SageMaker's container contract (CONTRACTS.md section 2):
+"""The model-server image keeps SageMaker's container contract (docs/contracts.md section 2):
 `docker run IMAGE serve`, the model at /opt/ml/model, port 8080, /ping, clean SIGTERM."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
-from docker_helpers import logs, wait_for_ping
-from support.images import png
-from support.tiny_model import expected_probabilities
 
 from harness.clients import runtime_at
 from harness.config import Settings
 from harness.stack.readiness import free_port
+from tests.docker.docker_helpers import logs, wait_for_ping
+from tests.support.images import png
+from tests.support.tiny_model import expected_probabilities
 
 pytestmark = pytest.mark.docker
 

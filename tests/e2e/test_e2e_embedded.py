@@ -6,15 +6,18 @@ of its own, so it never collides with a stack the developer has running.
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from rich.console import Console
 
 from harness import clients
-from harness.dataset import listed_images
-from harness.e2e.cases import THRESHOLD_ERROR
-from harness.e2e.check import run_e2e
+from harness.dataset import ListedImage, listed_images
+from harness.e2e.cases import THRESHOLD_ERROR, invoke
+from harness.e2e.check import run_e2e, run_sample
 from harness.e2e.runner import run_execution
 from harness.executions.api import state_machine_arn
+from harness.labels import LABELS
 from harness.stack import processes, stack
 from harness.stack.readiness import free_port, port_in_use
 
@@ -29,7 +32,7 @@ def running_stack(tmp_path_factory, settings, data_dir):
         state_dir=tmp_path_factory.mktemp("stack"),
         data_dir=data_dir,
     )
-    state = stack.up(local, Console(record=True), sample=False)
+    state = stack.up(local, Console(record=True))
     yield local, state
     stack.down(local, Console(record=True))
 
@@ -47,18 +50,36 @@ def test_e2e_cases_all_behave(running_stack):
     assert str(settings.threshold) in low.result.cause_message
 
 
+def confident_and_right(settings, data_dir) -> tuple[ListedImage, list[float]]:
+    """The first test image the served model classifies right above the threshold, and its
+    answer: asked of the running endpoint, so a retrained artifact picks its own image."""
+    runtime = clients.client(settings, "sagemaker-runtime")
+    for image in listed_images(data_dir):
+        probabilities = invoke(runtime, settings, image.path.read_bytes())
+        top = max(probabilities)
+        if top >= settings.threshold and probabilities.index(top) == image.label:
+            return image, probabilities
+    pytest.fail(f"the served model is right above {settings.threshold} on no test image")
+
+
 def test_passing_execution_output_keeps_objects(running_stack, data_dir):
+    # GIVEN an image the model passes WHEN it runs through the workflow THEN it succeeds and the
+    # output is the one object every step keeps ($.Payload.body), no JSON string inside JSON
     settings, _ = running_stack
+    image, expected = confident_and_right(settings, data_dir)
     sfn = clients.client(settings, "stepfunctions")
     machine = state_machine_arn(sfn, settings.state_machine_name)
-    key = listed_images(data_dir)[0].key
-    result = run_execution(sfn, machine, settings.bucket, key, name="objects-check")
-    assert result.status in ("SUCCEEDED", "FAILED")
-    if result.status == "SUCCEEDED":
-        body = result.output.get("body", result.output)
-        assert isinstance(body, dict) and isinstance(body["inferences"], list)
-        assert abs(sum(body["inferences"]) - 1.0) < 1e-4
-        assert body["s3_key"] == key
+    result = run_execution(sfn, machine, settings.bucket, image.key, name="objects-check")
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    body = result.output
+    assert isinstance(body, dict)
+    assert set(body) == {"image_data", "s3_bucket", "s3_key", "inferences"}
+    assert body["s3_bucket"] == settings.bucket and body["s3_key"] == image.key
+    assert base64.b64decode(body["image_data"]) == image.path.read_bytes()
+    assert isinstance(body["inferences"], list)
+    assert abs(sum(body["inferences"]) - 1.0) < 1e-4
+    assert body["inferences"] == pytest.approx(expected, abs=1e-6)
+    assert result.label == LABELS[image.label]
 
 
 def test_lambda_logs_reach_cloudwatch(running_stack):
@@ -76,7 +97,8 @@ def test_down_leaves_nothing_behind(tmp_path, settings, data_dir):
         state_dir=tmp_path,
         data_dir=data_dir,
     )
-    state = stack.up(local, Console(record=True), sample=True)
+    state = stack.up(local, Console(record=True))
+    run_sample(local, Console(record=True))  # as `harness up` does: workers are running now
     pids = list(state.processes.values())
     assert all(processes.alive(pid) for pid in pids)
     stack.down(local, Console(record=True))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from executions_support import FIXTURES, load_fixture, svg_content
 from matplotlib.colors import rgb_to_hsv, to_rgb
 from PIL import Image
 
 from harness.config import STATE_MACHINE_FILE
 from harness.executions.graph import COLOURS, edges, ranks, svg_id, write_graph
 from harness.executions.history import state_outcomes, state_rows
+from tests.executions.executions_support import FIXTURES, load_fixture, svg_content
 
 
 def _graph(tmp_path, definition_file, history_file):

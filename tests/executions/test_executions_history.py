@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from executions_support import load_fixture
-
 from harness.executions.history import (
     CAUGHT,
     FAILED,
@@ -16,6 +14,7 @@ from harness.executions.history import (
     state_rows,
     summarize,
 )
+from tests.executions.executions_support import load_fixture
 
 
 def _between(events, first_id, last_id, kinds):

@@ -7,7 +7,6 @@ import json
 import boto3
 import pytest
 from click.testing import CliRunner
-from executions_support import create_machine, run_to_end, svg_content
 from moto import mock_aws
 
 from harness.cli import cli, main
@@ -16,6 +15,7 @@ from harness.executions import write_execution_views
 from harness.executions.api import execution_arn, list_executions, load_execution
 from harness.executions.graph import COLOURS, svg_id
 from harness.executions.render import write_views
+from tests.executions.executions_support import create_machine, run_to_end, svg_content
 
 MACHINE = "scones-workflow"
 DEFINITION = {

@@ -6,14 +6,14 @@ import json
 from unittest import mock
 
 import boto3
-from executions_support import ROLE, create_machine, run_to_end, svg_content
 from moto.awslambda.models import LambdaFunction
 from rich.console import Console
-from support.lambda_zip import zip_code
 
 from harness.executions.api import load_execution
 from harness.executions.graph import COLOURS, svg_id
 from harness.executions.render import print_states, write_views
+from tests.executions.executions_support import ROLE, create_machine, run_to_end, svg_content
+from tests.support.lambda_zip import zip_code
 
 
 def test_task_retries_and_catch_on_a_real_history(sfn, tmp_path):

@@ -25,7 +25,7 @@ def local(tmp_path_factory, settings, data_dir):
     local = settings.replace(mode="embedded", target="local", aws_port=free_port(),
                              model_server_port=free_port(), state_dir=tmp_path_factory.mktemp("loop"),
                              data_dir=data_dir)
-    stack.up(local, Console(record=True), sample=False)
+    stack.up(local, Console(record=True))
     yield local
     stack.down(local, Console(record=True))
 

@@ -14,7 +14,11 @@ from pathlib import Path
 
 import boto3
 import pytest
-from ms_helpers import (
+from PIL import Image
+
+from harness.model_server import start_model_server
+from harness.stack.readiness import free_port
+from tests.model_server.ms_helpers import (
     CREDENTIALS,
     EXTERNAL_URL,
     REGION,
@@ -22,11 +26,7 @@ from ms_helpers import (
     local_settings,
     runtime_client,
 )
-from PIL import Image
-from support.tiny_model import build_tiny_artifact, build_tiny_model_dir
-
-from harness.model_server import start_model_server
-from harness.stack.readiness import free_port
+from tests.support.tiny_model import build_tiny_artifact, build_tiny_model_dir
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Helpers shared by the model server tests (a module of its own: `conftest` names clash across folders)."""
+"""Helpers shared by the model server tests (a module of its own: tests import helpers, not a conftest)."""
 
 from __future__ import annotations
 

@@ -16,9 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
-from ms_helpers import ENDPOINT, runtime_client
-from support.images import png
-from support.tiny_model import expected_probabilities
+
+from tests.model_server.ms_helpers import ENDPOINT, runtime_client
+from tests.support.images import png
+from tests.support.tiny_model import expected_probabilities
 
 RED, BLUE = (200, 30, 30), (20, 40, 220)
 # The server filters Pillow's warning process-wide (its own, stricter limit answers 413 first);

@@ -17,14 +17,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from ms_helpers import ENDPOINT, EXTERNAL_URL, local_settings, runtime_client
-from support.images import png
-from support.tiny_model import (
-    build_tiny_artifact,
-    build_tiny_model_dir,
-    expected_probabilities,
-    tiny_metadata,
-)
 
 from harness.config import REPO_ROOT
 from harness.errors import HarnessError
@@ -32,6 +24,14 @@ from harness.model_server import start_model_server
 from harness.model_server.app import ModelHTTPServer, ModelServerApp
 from harness.model_server.artifact import read_metadata, unpack_artifact
 from harness.model_server.inference import model_fn, transform
+from tests.model_server.ms_helpers import ENDPOINT, EXTERNAL_URL, local_settings, runtime_client
+from tests.support.images import png
+from tests.support.tiny_model import (
+    build_tiny_artifact,
+    build_tiny_model_dir,
+    expected_probabilities,
+    tiny_metadata,
+)
 
 pytestmark = pytest.mark.skipif(bool(EXTERNAL_URL), reason="starts its own in-process servers")
 SERVE = REPO_ROOT / "harness" / "model_server" / "serve"

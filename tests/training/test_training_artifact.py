@@ -1,5 +1,6 @@
 """The shipped artifact (model_training/artifact/): layout, metadata, and its test figures
-recomputed from the PNGs through onnxruntime with the preprocessing docs/model-artifact.md gives."""
+recomputed from the PNGs through onnxruntime with the model server's preprocessing (the one
+training used; tests/model_server/test_model_server_preprocess.py holds it to the docs)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from PIL import Image
 
 from harness.config import DEFAULT_MODEL_ARTIFACT
 from harness.dataset import listed_images
+from harness.model_server.preprocess import metadata_input
 
 ARTIFACT = DEFAULT_MODEL_ARTIFACT
 METRICS_BESIDE = ARTIFACT.parent / "metrics.json"
@@ -32,13 +34,8 @@ def metrics(members) -> dict:
 
 
 def preprocess(path: Path, meta: dict) -> np.ndarray:
-    """Written from the docs, independently of model_training.preprocess."""
-    spec, norm = meta["input"], meta["normalization"]
-    image = Image.open(path).convert(spec["color_mode"]).resize((spec["width"], spec["height"]),
-                                                                Image.BILINEAR)
-    x = np.asarray(image, dtype=np.float32) * norm["scale"]
-    x = (x - np.array(norm["mean"], dtype=np.float32)) / np.array(norm["std"], dtype=np.float32)
-    return x.transpose(2, 0, 1).astype(np.float32)
+    with Image.open(path) as image:
+        return metadata_input(image, meta)
 
 
 def test_layout_is_three_files_at_the_root_and_small(members):
