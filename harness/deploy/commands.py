@@ -1,4 +1,5 @@
-"""`harness deploy | plan | destroy --target local|aws`: click only forwards to do_* functions."""
+"""`harness deploy | plan | destroy --target local|aws`: click only forwards to the confirm_and_*
+functions, which say who we are where and ask before they change AWS."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def _introduce(settings: Settings, console: Console | None) -> tuple[Console, Ta
     return console, target, ident
 
 
-def do_deploy(settings: Settings, yes: bool, dry_run: bool, console: Console | None = None) -> Outputs:
+def confirm_and_deploy(settings: Settings, yes: bool, dry_run: bool, console: Console | None = None) -> Outputs:
     console, target, ident = _introduce(settings, console)
     if settings.target == "aws" and not dry_run and not yes:
         click.confirm(f"Deploy to account {ident.account} in {ident.region}? The endpoint costs "
@@ -37,15 +38,7 @@ def do_deploy(settings: Settings, yes: bool, dry_run: bool, console: Console | N
     return outputs
 
 
-def deploy_to(settings: Settings, console: Console | None = None, dry_run: bool = False) -> Outputs:
-    """Deploy without asking (what `harness up` calls): local gets a compact summary."""
-    console = console or Console()
-    outputs = run_deploy(settings, make_target(settings), dry_run=dry_run)
-    print_outputs(console, outputs, settings.instance_type, compact=settings.target == "local")
-    return outputs
-
-
-def do_destroy(settings: Settings, yes: bool, delete_bucket: bool, console: Console | None = None):
+def confirm_and_destroy(settings: Settings, yes: bool, delete_bucket: bool, console: Console | None = None):
     console, target, _ = _introduce(settings, console)
     if not yes:
         what = "the endpoint, models, functions, state machine, roles" + (
@@ -63,14 +56,14 @@ def do_destroy(settings: Settings, yes: bool, delete_bucket: bool, console: Cons
 @click.option("--dry-run", is_flag=True, help="only print what would change (same as `plan`)")
 def deploy(target: str | None, yes: bool, dry_run: bool) -> None:
     """Create or update the workflow on the target; a second run changes nothing."""
-    do_deploy(Settings.from_env(target=target), yes, dry_run)
+    confirm_and_deploy(Settings.from_env(target=target), yes, dry_run)
 
 
 @click.command()
 @_target
 def plan(target: str | None) -> None:
     """Print what `deploy` would create, change or leave, calling no mutating API."""
-    do_deploy(Settings.from_env(target=target), yes=True, dry_run=True)
+    confirm_and_deploy(Settings.from_env(target=target), yes=True, dry_run=True)
 
 
 @click.command()
@@ -79,4 +72,4 @@ def plan(target: str | None) -> None:
 @click.option("--delete-bucket", is_flag=True, help="also empty and delete the bucket")
 def destroy(target: str | None, yes: bool, delete_bucket: bool) -> None:
     """Delete what `deploy` created (endpoint first); only resources tagged managed-by=scones-harness."""
-    do_destroy(Settings.from_env(target=target), yes, delete_bucket)
+    confirm_and_destroy(Settings.from_env(target=target), yes, delete_bucket)

@@ -13,7 +13,13 @@ from harness.stack import stack
 @click.option("--no-sample", is_flag=True, help="skip the sample execution at the end")
 def up(no_sample: bool) -> None:
     """Start the local stack (embedded without Docker, compose with it) and deploy into it."""
-    stack.up(Settings.from_env(), Console(), sample=not no_sample)
+    settings, console = Settings.from_env(), Console()
+    stack.up(settings, console)
+    if not no_sample:
+        from harness.e2e.check import run_sample
+
+        run_sample(settings, console)
+    stack.print_status(settings, console)
 
 
 @click.command()

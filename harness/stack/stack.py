@@ -10,7 +10,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harness import clients
 from harness.config import Settings
 from harness.deploy import storage
 from harness.errors import HarnessError
@@ -76,13 +75,17 @@ def unpack_model(settings: Settings) -> Path:
     return target
 
 
-def deploy(settings: Settings, console: Console):
-    from harness.deploy.commands import deploy_to
+def deploy_into(settings: Settings, console: Console) -> None:
+    """The one deploy path, into the stack; a compact summary of what changed."""
+    from harness.deploy.deployer import deploy, make_target
+    from harness.deploy.summary import print_outputs
 
-    return deploy_to(settings, console=console)
+    outputs = deploy(settings, make_target(settings))
+    print_outputs(console, outputs, settings.instance_type, compact=True)
 
 
-def up(settings: Settings, console: Console | None = None, sample: bool = True) -> StackState:
+def up(settings: Settings, console: Console | None = None) -> StackState:
+    """Start what is not running and deploy into it; `harness up` then runs a sample execution."""
     console = console or Console()
     started = time.monotonic()
     state = running(settings)
@@ -101,11 +104,8 @@ def up(settings: Settings, console: Console | None = None, sample: bool = True) 
         state = StackState(mode, settings.aws_endpoint_url, settings.model_server_url, pids)
         state.save(settings)
         console.print(f"[green]✓[/] {mode} stack ready in {time.monotonic() - started:.1f} s")
-    deploy(settings, console)
+    deploy_into(settings, console)
     console.print(f"[green]✓[/] deployed; up in {time.monotonic() - started:.1f} s")
-    if sample:
-        run_sample(settings, console)
-    print_status(settings, console)
     return state
 
 
@@ -114,24 +114,6 @@ def _for_mode(settings: Settings, mode: str) -> Settings:
         # Lambda containers reach the endpoint by its compose service name
         return settings.replace(mode=mode, lambda_model_server_url=compose.MODEL_SERVER_URL_IN_NETWORK)
     return settings.replace(mode=mode)
-
-
-def run_sample(settings: Settings, console: Console) -> None:
-    from harness.dataset import listed_images
-    from harness.e2e.runner import run_execution
-    from harness.executions.api import state_machine_arn
-
-    key = listed_images(settings.data_dir)[0].key
-    sfn = clients.client(settings, "stepfunctions")
-    result = run_execution(sfn, state_machine_arn(sfn, settings.state_machine_name), settings.bucket, key)
-    colour = "green" if result.status == "SUCCEEDED" else "red"
-    detail = (
-        f"{result.label} {result.confidence:.3f}" if result.confidence is not None else result.error
-    )
-    console.print(
-        f"[{colour}]✓[/] sample execution {result.name} on {key}: [{colour}]{result.status}[/] "
-        f"{detail} in {result.seconds * 1000:.0f} ms"
-    )
 
 
 def down(settings: Settings, console: Console | None = None) -> bool:
