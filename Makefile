@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := usage
 .PHONY: usage install install-test check local-up local-down status e2e-test test test-emulator-plain test-docker test-docker-e2e \
-        lint train monitor executions run deploy-aws plan-aws destroy-aws serve clean
+        lint format train monitor executions run deploy-aws plan-aws destroy-aws serve clean
 
 usage: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -61,8 +61,14 @@ test-docker: install-test ## set up a Docker engine, build the model-server imag
 test-docker-e2e: install-test ## docker mode end to end: LocalStack, the workflow, e2e, monitor, nothing left
 	bash .ci/docker-e2e
 
-lint: install-test ## ruff
-	$(BIN)/ruff check harness lambdas model_training tests bench .ci/lambda-runtime/init
+LINTED := harness lambdas model_training tests bench .ci/lambda-runtime/init
+
+lint: install-test ## ruff: the linter, and the formatter as a check (`make format` applies it)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+format: install-test ## apply ruff's formatter
+	$(BIN)/ruff format $(LINTED)
 
 train: install-test ## train the classifier on the CPU and write model_training/artifact/
 	$(BIN)/python -m model_training

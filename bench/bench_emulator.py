@@ -110,9 +110,9 @@ def deploy(iam, lam, sfn) -> tuple[str, str]:
         Handler="handler.handler",
         Code={"ZipFile": code.getvalue()},
     )["FunctionArn"]
-    machine = sfn.create_state_machine(
-        name="bench", roleArn=role, definition=three_tasks(arn)
-    )["stateMachineArn"]
+    machine = sfn.create_state_machine(name="bench", roleArn=role, definition=three_tasks(arn))[
+        "stateMachineArn"
+    ]
     return arn, machine
 
 

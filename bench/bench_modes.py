@@ -33,8 +33,12 @@ from harness.stack.readiness import free_port
 
 def measure(mode: str, executions: int, parallel: int) -> dict:
     settings = Settings.from_env(
-        mode=mode, target="local", aws_port=free_port(), model_server_port=free_port(),
-        sagemaker_api_port=free_port(), state_dir=Path(tempfile.mkdtemp(prefix=f"bench-{mode}-")),
+        mode=mode,
+        target="local",
+        aws_port=free_port(),
+        model_server_port=free_port(),
+        sagemaker_api_port=free_port(),
+        state_dir=Path(tempfile.mkdtemp(prefix=f"bench-{mode}-")),
     )
     up_seconds = time_local_up(settings)
     try:
@@ -42,8 +46,12 @@ def measure(mode: str, executions: int, parallel: int) -> dict:
         machine = state_machine_arn(sfn, settings.state_machine_name)
         keys = [image.key for image in listed_images(settings.data_dir)]
         first = run_execution(sfn, machine, settings.bucket, keys[0], name="first")
-        latencies = [run_execution(sfn, machine, settings.bucket, keys[i % len(keys)], name=f"warm-{i}").seconds
-                     for i in range(1, executions + 1)]
+        latencies = [
+            run_execution(
+                sfn, machine, settings.bucket, keys[i % len(keys)], name=f"warm-{i}"
+            ).seconds
+            for i in range(1, executions + 1)
+        ]
         start = time.monotonic()
         results = run_many(sfn, machine, settings.bucket, keys, parallel=parallel, prefix="all")
         wall = time.monotonic() - start
@@ -59,26 +67,43 @@ def measure(mode: str, executions: int, parallel: int) -> dict:
         "parallel": parallel,
         "images_seconds": round(wall, 2),
         "executions_per_s": round(len(keys) / wall, 1),
-        "statuses": {s: sum(r.status == s for r in results) for s in sorted({r.status for r in results})},
+        "statuses": {
+            s: sum(r.status == s for r in results) for s in sorted({r.status for r in results})
+        },
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--modes", default="embedded,docker", help="comma-separated: embedded, docker")
-    parser.add_argument("--executions", type=int, default=20, help="sequential warm executions per mode")
-    parser.add_argument("--parallel", type=int, default=8, help="parallel executions over the 200 images")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--modes", default="embedded,docker", help="comma-separated: embedded, docker"
+    )
+    parser.add_argument(
+        "--executions", type=int, default=20, help="sequential warm executions per mode"
+    )
+    parser.add_argument(
+        "--parallel", type=int, default=8, help="parallel executions over the 200 images"
+    )
     args = parser.parse_args()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if "docker" in modes and not compose.engine_answers():
-        raise SystemExit("docker mode needs a Docker engine (`docker info`); run with --modes embedded")
+        raise SystemExit(
+            "docker mode needs a Docker engine (`docker info`); run with --modes embedded"
+        )
     figures = {mode: measure(mode, args.executions, args.parallel) for mode in modes}
     if {"embedded", "docker"} <= set(figures):
         e, d = figures["embedded"], figures["docker"]
         figures["docker_over_embedded"] = {
             name: round(d[name] / e[name], 1)
-            for name in ("local_up_seconds", "first_execution_ms", "execution_p50_ms", "execution_p95_ms",
-                         "images_seconds")
+            for name in (
+                "local_up_seconds",
+                "first_execution_ms",
+                "execution_p50_ms",
+                "execution_p95_ms",
+                "images_seconds",
+            )
         }
     print_table(figures)
     write_figures("modes", figures)
@@ -92,11 +117,24 @@ def print_table(figures: dict) -> None:
         table.add_column(mode, justify="right")
     if "docker_over_embedded" in figures:
         table.add_column("docker / embedded", justify="right")
-    for name in ("local_up_seconds", "first_execution_ms", "execution_p50_ms", "execution_p95_ms",
-                 "images_seconds", "executions_per_s"):
+    for name in (
+        "local_up_seconds",
+        "first_execution_ms",
+        "execution_p50_ms",
+        "execution_p95_ms",
+        "images_seconds",
+        "executions_per_s",
+    ):
         ratio = figures.get("docker_over_embedded", {}).get(name)
-        table.add_row(name, *(str(figures[m][name]) for m in modes),
-                      *([f"{ratio}x" if ratio is not None else ""] if "docker_over_embedded" in figures else []))
+        table.add_row(
+            name,
+            *(str(figures[m][name]) for m in modes),
+            *(
+                [f"{ratio}x" if ratio is not None else ""]
+                if "docker_over_embedded" in figures
+                else []
+            ),
+        )
     Console().print(table)
 
 

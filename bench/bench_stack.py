@@ -35,21 +35,29 @@ def time_local_up(settings: Settings) -> float:
     """`python -m harness up` as a user runs it (without the sample run), in a fresh process."""
     env = {**os.environ, **settings.as_environ()}
     start = time.monotonic()
-    subprocess.run([sys.executable, "-m", "harness", "up", "--no-sample"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "harness", "up", "--no-sample"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.monotonic() - start
 
 
 def floor_latencies(settings: Settings, keys: list[str]) -> list[float]:
     """The three handlers called directly in this process against the same S3 and endpoint."""
-    os.environ.update({
-        "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
-        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": settings.model_server_url,
-        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": settings.region,
-        "ENDPOINT_NAME": settings.endpoint_name, "THRESHOLD": str(settings.threshold),
-        "LOG_LEVEL": "ERROR",  # the handlers log JSON per call; keep the figures readable
-    })
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": settings.model_server_url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": settings.region,
+            "ENDPOINT_NAME": settings.endpoint_name,
+            "THRESHOLD": str(settings.threshold),
+            "LOG_LEVEL": "ERROR",  # the handlers log JSON per call; keep the figures readable
+        }
+    )
     import importlib.util
 
     def load(name: str):
@@ -61,7 +69,9 @@ def floor_latencies(settings: Settings, keys: list[str]) -> list[float]:
 
     from shared.errors import THRESHOLD_CONFIDENCE_NOT_MET
 
-    serialize, classify, filt = (load(n) for n in ("serialize_image_data", "classify_image", "filter_inferences"))
+    serialize, classify, filt = (
+        load(n) for n in ("serialize_image_data", "classify_image", "filter_inferences")
+    )
     out = []
     for key in keys:
         start = time.monotonic()
@@ -78,10 +88,15 @@ def floor_latencies(settings: Settings, keys: list[str]) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--executions", type=int, default=50, help="sequential warm executions")
-    parser.add_argument("--parallel", type=int, default=8, help="parallel executions for throughput")
+    parser.add_argument(
+        "--parallel", type=int, default=8, help="parallel executions for throughput"
+    )
     args = parser.parse_args()
     settings = Settings.from_env(
-        mode="embedded", target="local", aws_port=free_port(), model_server_port=free_port(),
+        mode="embedded",
+        target="local",
+        aws_port=free_port(),
+        model_server_port=free_port(),
         state_dir=Path(tempfile.mkdtemp(prefix="bench-stack-")),
     )
     # first run pays cold imports and the first S3 upload; the measured one is what a user sees after it
@@ -95,11 +110,15 @@ def main() -> None:
         for i in range(3):  # warm the workers
             run_execution(sfn, machine, settings.bucket, keys[i], name=f"warm-{i}")
         latencies = [
-            run_execution(sfn, machine, settings.bucket, keys[i % len(keys)], name=f"seq-{i}").seconds
+            run_execution(
+                sfn, machine, settings.bucket, keys[i % len(keys)], name=f"seq-{i}"
+            ).seconds
             for i in range(args.executions)
         ]
         start = time.monotonic()
-        results = run_many(sfn, machine, settings.bucket, keys, parallel=args.parallel, prefix="all")
+        results = run_many(
+            sfn, machine, settings.bucket, keys, parallel=args.parallel, prefix="all"
+        )
         wall = time.monotonic() - start
         floor = floor_latencies(settings, keys[: args.executions])
     finally:
@@ -112,10 +131,16 @@ def main() -> None:
         "throughput_executions_per_s": round(len(keys) / wall, 1),
         "throughput_images": len(keys),
         "throughput_parallel": args.parallel,
-        "throughput_statuses": {s: sum(r.status == s for r in results) for s in {r.status for r in results}},
+        "throughput_statuses": {
+            s: sum(r.status == s for r in results) for s in {r.status for r in results}
+        },
         "floor_p50_ms": round(statistics.median(floor) * 1000, 2),
         "end_to_end_over_floor": round(statistics.median(latencies) / statistics.median(floor), 1),
-        "goals": {"execution_p50_ms": 100, "local_up_seconds": 5, "throughput_executions_per_s": 15},
+        "goals": {
+            "execution_p50_ms": 100,
+            "local_up_seconds": 5,
+            "throughput_executions_per_s": 15,
+        },
     }
     write_figures("stack", figures)
 

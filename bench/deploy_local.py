@@ -20,15 +20,25 @@ from figures import write_figures  # bench/figures.py (this folder is on sys.pat
 from harness.config import REPO_ROOT, Settings
 from harness.deploy import deploy, make_target
 
-WARM_UP = [("sts", "get_caller_identity"), ("s3", "list_buckets"), ("iam", "list_roles"),
-           ("lambda", "list_functions"), ("stepfunctions", "list_state_machines"),
-           ("sagemaker", "list_models")]
+WARM_UP = [
+    ("sts", "get_caller_identity"),
+    ("s3", "list_buckets"),
+    ("iam", "list_roles"),
+    ("lambda", "list_functions"),
+    ("stepfunctions", "list_state_machines"),
+    ("sagemaker", "list_models"),
+]
 
 
 def start_emulator(state: str) -> tuple[subprocess.Popen, int]:
     env = {**os.environ, "HARNESS_AWS_PORT": "0", "HARNESS_STATE_DIR": state}
-    proc = subprocess.Popen([sys.executable, "-m", "harness.emulator"], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.emulator"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline()  # "embedded AWS ready at http://127.0.0.1:<port>"
     if "ready at" not in line:
         proc.terminate()
@@ -58,10 +68,13 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    result = {"emulator_first_touch_s": round(warm_up_s, 3),
-              "first_deploy_after_first_touch_s": round(first_s, 3), "created": first.count("create"),
-              "redeploy_unchanged_p50_s": round(statistics.median(again), 3),
-              "redeploy_unchanged_max_s": round(max(again), 3)}
+    result = {
+        "emulator_first_touch_s": round(warm_up_s, 3),
+        "first_deploy_after_first_touch_s": round(first_s, 3),
+        "created": first.count("create"),
+        "redeploy_unchanged_p50_s": round(statistics.median(again), 3),
+        "redeploy_unchanged_max_s": round(max(again), 3),
+    }
     write_figures("deploy_local", result)
 
 

@@ -105,7 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 -- a bug or an unforeseen failure: say so, keep the traceback
         log = _save_traceback()
         click.secho(f"error: unexpected {type(exc).__name__}: {exc}", fg="red", err=True)
-        click.echo(f"  -> the full traceback is in {log}; please report it with that file", err=True)
+        click.echo(
+            f"  -> the full traceback is in {log}; please report it with that file", err=True
+        )
         sys.exit(1)
 
 

@@ -30,7 +30,13 @@ def client(settings: Settings, service: str, endpoint_url: str | None = None, **
 def runtime_at(url: str, **config):
     """boto3's sagemaker-runtime, unmodified, pointed at a model server at `url` (a container
     or a bench's own server) with no retries, so a failure shows as it happened."""
-    return client(Settings(), "sagemaker-runtime", endpoint_url=url, retries={"total_max_attempts": 1}, **config)
+    return client(
+        Settings(),
+        "sagemaker-runtime",
+        endpoint_url=url,
+        retries={"total_max_attempts": 1},
+        **config,
+    )
 
 
 # How the services we call say "no such resource"; SageMaker also says it with a

@@ -145,7 +145,6 @@ class Settings:
     lambdas_dir: Path = LAMBDAS_DIR
     state_machine_file: Path = STATE_MACHINE_FILE
 
-
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
         """From `environ` (default: the process's environment over the repository's .env file,

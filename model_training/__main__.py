@@ -21,18 +21,36 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
     from model_training.train import TrainConfig
 
     defaults = TrainConfig()
-    parser = argparse.ArgumentParser(prog="python -m model_training", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=settings.data_dir,
-                        help="train/ test/ *.lst folder (SCONES_DATA_DIR; default %(default)s)")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
-                        help="where model.tar.gz and metrics.json go (default %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m model_training",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=settings.data_dir,
+        help="train/ test/ *.lst folder (SCONES_DATA_DIR; default %(default)s)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="where model.tar.gz and metrics.json go (default %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--folds", type=int, default=defaults.folds,
-                        help="cross-fitting folds = networks in the ensemble (default %(default)s)")
+    parser.add_argument(
+        "--folds",
+        type=int,
+        default=defaults.folds,
+        help="cross-fitting folds = networks in the ensemble (default %(default)s)",
+    )
     parser.add_argument("--max-epochs", type=int, default=defaults.max_epochs)
-    parser.add_argument("--early-stopping", action="store_true",
-                        help="keep each network's best epoch on its held-out fold (default: the final epoch)")
+    parser.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="keep each network's best epoch on its held-out fold (default: the final epoch)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
 
@@ -40,10 +58,12 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
 def summary(metrics: dict) -> str:
     accepted = metrics["accuracy_at_threshold"]  # None when no test image reaches the threshold
     accuracy = "n/a, none accepted" if accepted is None else f"{accepted:.3f}"
-    return (f"test accuracy {metrics['accuracy']:.3f}; at threshold {metrics['threshold']}: coverage "
-            f"{metrics['coverage']:.3f}, accuracy {accuracy}; "
-            f"temperature {metrics['temperature']:.3f}; {metrics['epochs']} epochs in "
-            f"{metrics['training_seconds']:.0f} s")
+    return (
+        f"test accuracy {metrics['accuracy']:.3f}; at threshold {metrics['threshold']}: coverage "
+        f"{metrics['coverage']:.3f}, accuracy {accuracy}; "
+        f"temperature {metrics['temperature']:.3f}; {metrics['epochs']} epochs in "
+        f"{metrics['training_seconds']:.0f} s"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,11 +75,21 @@ def main(argv: list[str] | None = None) -> int:
         from model_training.pipeline import run
         from model_training.train import TrainConfig
 
-        config = TrainConfig(seed=args.seed, folds=args.folds, max_epochs=args.max_epochs,
-                             early_stopping=args.early_stopping)
+        config = TrainConfig(
+            seed=args.seed,
+            folds=args.folds,
+            max_epochs=args.max_epochs,
+            early_stopping=args.early_stopping,
+        )
         plot = settings.training_output_dir / "threshold-curve.png"
-        metrics = run(args.data_dir, args.output, config, settings.threshold, progress=not args.quiet,
-                      plot_path=plot)
+        metrics = run(
+            args.data_dir,
+            args.output,
+            config,
+            settings.threshold,
+            progress=not args.quiet,
+            plot_path=plot,
+        )
     except Exception as exc:  # noqa: BLE001 -- the SageMaker convention: say why in the failure file, exit non-zero
         failure.parent.mkdir(parents=True, exist_ok=True)
         failure.write_text(f"{exc}\n\n{traceback.format_exc()}")

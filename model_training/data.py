@@ -56,8 +56,13 @@ def download(url: str, target: Path, md5: str = MD5, progress: bool = True) -> P
     try:
         with urllib.request.urlopen(url, timeout=60) as response, partial.open("wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
-            columns = ("[bold]{task.description}", BarColumn(), DownloadColumn(),
-                       TransferSpeedColumn(), TimeRemainingColumn())
+            columns = (
+                "[bold]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+            )
             with Progress(*columns, disable=not progress) as bar:
                 task = bar.add_task(target.name, total=total)
                 for chunk in iter(lambda: response.read(_CHUNK), b""):
@@ -65,13 +70,17 @@ def download(url: str, target: Path, md5: str = MD5, progress: bool = True) -> P
                     bar.advance(task, len(chunk))
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise HarnessError(f"cannot download {url}: {exc}",
-                           "check the network, or download it by hand and pass --archive <file>") from exc
+        raise HarnessError(
+            f"cannot download {url}: {exc}",
+            "check the network, or download it by hand and pass --archive <file>",
+        ) from exc
     actual = md5sum(partial)
     if actual != md5:
         partial.unlink()
-        raise HarnessError(f"{url} downloaded with MD5 {actual}, expected {md5}",
-                           "the download was corrupted or the file changed; try again")
+        raise HarnessError(
+            f"{url} downloaded with MD5 {actual}, expected {md5}",
+            "the download was corrupted or the file changed; try again",
+        )
     partial.replace(target)
     return target
 
@@ -107,38 +116,55 @@ def extract(archive: Path, dest: Path) -> dict[str, int]:
                 member = tar.extractfile(f"cifar-100-python/{split}")
                 counts[split] = write_split(load_batch(member.read()), split, dest)
     except (tarfile.TarError, KeyError, AttributeError, pickle.UnpicklingError) as exc:
-        raise HarnessError(f"{archive} is not the CIFAR-100 python archive ({exc})",
-                           f"delete it and download again from {URL}") from exc
+        raise HarnessError(
+            f"{archive} is not the CIFAR-100 python archive ({exc})",
+            f"delete it and download again from {URL}",
+        ) from exc
     return counts
 
 
-def prepare(dest: Path, archive: Path | None = None, url: str = URL, md5: str = MD5,
-            progress: bool = True) -> dict[str, int]:
+def prepare(
+    dest: Path, archive: Path | None = None, url: str = URL, md5: str = MD5, progress: bool = True
+) -> dict[str, int]:
     """Download (unless `archive` is given), verify and extract into `dest`."""
     if archive is None:
         archive = download(url, dest.parent / "cifar-100-python.tar.gz", md5, progress)
     elif not archive.is_file():
-        raise HarnessError(f"{archive} does not exist", f"download it from {URL}, or drop --archive")
+        raise HarnessError(
+            f"{archive} does not exist", f"download it from {URL}, or drop --archive"
+        )
     elif md5 and md5sum(archive) != md5:
-        raise HarnessError(f"{archive} has MD5 {md5sum(archive)}, expected {md5}",
-                           f"download it again from {URL}")
+        raise HarnessError(
+            f"{archive} has MD5 {md5sum(archive)}, expected {md5}", f"download it again from {URL}"
+        )
     return extract(archive, dest)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model_training.data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dest", type=Path, default=REPO_ROOT / "data" / "cifar100-bikes",
-                        help="folder to write train/ test/ train.lst test.lst into (default %(default)s)")
-    parser.add_argument("--archive", type=Path, help="use this cifar-100-python.tar.gz, do not download")
+    parser = argparse.ArgumentParser(
+        prog="python -m model_training.data",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--dest",
+        type=Path,
+        default=REPO_ROOT / "data" / "cifar100-bikes",
+        help="folder to write train/ test/ train.lst test.lst into (default %(default)s)",
+    )
+    parser.add_argument(
+        "--archive", type=Path, help="use this cifar-100-python.tar.gz, do not download"
+    )
     args = parser.parse_args(argv)
     try:
         counts = prepare(args.dest, args.archive, md5=MD5)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {counts['train']} train and {counts['test']} test images to {args.dest}; "
-          f"train with SCONES_DATA_DIR={args.dest} python -m model_training")
+    print(
+        f"wrote {counts['train']} train and {counts['test']} test images to {args.dest}; "
+        f"train with SCONES_DATA_DIR={args.dest} python -m model_training"
+    )
     return 0
 
 

@@ -32,14 +32,20 @@ def read_lst(path: Path) -> list[tuple[int, int, str]]:
             continue
         fields = line.split("\t")
         if len(fields) != 3:
-            raise HarnessError(f"{path}:{number}: expected `row<TAB>label<TAB>path`, got {line!r}",
-                               "regenerate the data with `python -m model_training.data`")
+            raise HarnessError(
+                f"{path}:{number}: expected `row<TAB>label<TAB>path`, got {line!r}",
+                "regenerate the data with `python -m model_training.data`",
+            )
         entries.append((int(fields[0]), int(float(fields[1])), fields[2]))
     return entries
 
 
 def check_data_dir(data_dir: Path) -> None:
-    missing = [name for name in ("train.lst", "test.lst", "train", "test") if not (data_dir / name).exists()]
+    missing = [
+        name
+        for name in ("train.lst", "test.lst", "train", "test")
+        if not (data_dir / name).exists()
+    ]
     if missing:
         raise HarnessError(
             f"the CIFAR-100 bikes data is incomplete at {data_dir} (missing: {', '.join(missing)})",
@@ -55,8 +61,10 @@ def load_split(data_dir: Path, split: str, metadata: dict = METADATA) -> Split:
     try:
         images = np.stack([load_input(data_dir / path, metadata) for path in paths])
     except (OSError, ValueError) as exc:
-        raise HarnessError(f"cannot read an image of {data_dir / split}: {exc}",
-                           "regenerate the data with `python -m model_training.data`") from exc
+        raise HarnessError(
+            f"cannot read an image of {data_dir / split}: {exc}",
+            "regenerate the data with `python -m model_training.data`",
+        ) from exc
     labels = np.asarray([label for _, label, _ in entries], dtype=np.int64)
     return Split(images=images, labels=labels, paths=paths)
 

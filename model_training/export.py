@@ -21,7 +21,9 @@ OPSET = 17
 MEMBERS = ("model.onnx", "metadata.json", "metrics.json")
 
 
-def export_onnx(nets: list[BikeNet], temperature: float, path: Path, metadata: dict = METADATA) -> ServingModel:
+def export_onnx(
+    nets: list[BikeNet], temperature: float, path: Path, metadata: dict = METADATA
+) -> ServingModel:
     """Write the serving graph (ensemble, mirror, temperature, softmax) with a dynamic batch size."""
     serving = ServingModel(nets, temperature).eval()
     spec = metadata["input"]
@@ -32,8 +34,13 @@ def export_onnx(nets: list[BikeNet], temperature: float, path: Path, metadata: d
         # onnxscript; for a plain CNN both give the same graph, so keep the lighter one.
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            serving, (example,), str(path), dynamo=False, opset_version=OPSET,
-            input_names=[input_name], output_names=[output_name],
+            serving,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=[input_name],
+            output_names=[output_name],
             dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
         )
     return serving
@@ -53,8 +60,15 @@ def store_weights_as_float16(model_bytes: bytes, min_elements: int = 512) -> byt
             continue
         name = init.name
         init.CopyFrom(numpy_helper.from_array(weights.astype(np.float16), f"{name}__float16"))
-        casts.append(onnx.helper.make_node("Cast", [f"{name}__float16"], [name], to=onnx.TensorProto.FLOAT,
-                                           name=f"{name}__cast"))
+        casts.append(
+            onnx.helper.make_node(
+                "Cast",
+                [f"{name}__float16"],
+                [name],
+                to=onnx.TensorProto.FLOAT,
+                name=f"{name}__cast",
+            )
+        )
     nodes = casts + list(graph.node)
     del graph.node[:]
     graph.node.extend(nodes)
@@ -62,7 +76,9 @@ def store_weights_as_float16(model_bytes: bytes, min_elements: int = 512) -> byt
     return model.SerializeToString()
 
 
-def onnx_probabilities(model: Path | bytes, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def onnx_probabilities(
+    model: Path | bytes, images: np.ndarray, batch_size: int = 256
+) -> np.ndarray:
     """Run the exported graph with onnxruntime (what the model server does)."""
     import onnxruntime
 
@@ -71,7 +87,10 @@ def onnx_probabilities(model: Path | bytes, images: np.ndarray, batch_size: int 
     source = model if isinstance(model, bytes) else str(model)
     session = onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    chunks = [session.run(None, {name: images[i:i + batch_size]})[0] for i in range(0, len(images), batch_size)]
+    chunks = [
+        session.run(None, {name: images[i : i + batch_size]})[0]
+        for i in range(0, len(images), batch_size)
+    ]
     return np.concatenate(chunks)
 
 
@@ -89,9 +108,13 @@ def pack(target: Path, onnx_bytes: bytes, metadata: dict, metrics: dict) -> Path
     """model.tar.gz with model.onnx, metadata.json, metrics.json at its root, reproducible bytes."""
     target.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    with (gzip.GzipFile(filename="", fileobj=buffer, mode="wb", compresslevel=9, mtime=0) as gz,
-          tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar):
-        for name, data in zip(MEMBERS, (onnx_bytes, to_json(metadata), to_json(metrics)), strict=True):
+    with (
+        gzip.GzipFile(filename="", fileobj=buffer, mode="wb", compresslevel=9, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for name, data in zip(
+            MEMBERS, (onnx_bytes, to_json(metadata), to_json(metrics)), strict=True
+        ):
             _add(tar, name, data)
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_bytes(buffer.getvalue())

@@ -21,8 +21,13 @@ LOGIT_SCALE = 1 / 9
 
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(cout), nn.GELU(),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.GELU(),
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.MaxPool2d(2),
+        nn.BatchNorm2d(cout),
+        nn.GELU(),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.GELU(),
     )
 
 
@@ -64,7 +69,9 @@ class ServingModel(nn.Module):
     def __init__(self, nets: list[BikeNet], temperature: float = 1.0):
         super().__init__()
         self.nets = nn.ModuleList(nets)
-        self.register_buffer("inv_temperature", torch.tensor(1.0 / temperature, dtype=torch.float32))
+        self.register_buffer(
+            "inv_temperature", torch.tensor(1.0 / temperature, dtype=torch.float32)
+        )
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         views = [x, torch.flip(x, dims=[3])]

@@ -34,8 +34,9 @@ def package_versions() -> dict[str, str]:
     return {"python": platform.python_version(), **{name: version(name) for name in names}}
 
 
-def export_checked(result: TrainResult, temperature: float,
-                   images: np.ndarray) -> tuple[bytes, float, np.ndarray, np.ndarray]:
+def export_checked(
+    result: TrainResult, temperature: float, images: np.ndarray
+) -> tuple[bytes, float, np.ndarray, np.ndarray]:
     """Export, then compare onnxruntime's probabilities with PyTorch's on `images`. Returns the
     graph, the largest difference, onnxruntime's probabilities and PyTorch's logits (before
     the temperature) on `images`."""
@@ -49,8 +50,10 @@ def export_checked(result: TrainResult, temperature: float,
     probs = onnx_probabilities(onnx_bytes, images)
     diff = float(np.abs(probs - expected).max())
     if diff > ONNX_TOLERANCE:
-        raise HarnessError(f"the ONNX graph differs from PyTorch by {diff:.2e} (> {ONNX_TOLERANCE})",
-                           "check the torch / onnx / onnxruntime versions pinned in pyproject.toml")
+        raise HarnessError(
+            f"the ONNX graph differs from PyTorch by {diff:.2e} (> {ONNX_TOLERANCE})",
+            "check the torch / onnx / onnxruntime versions pinned in pyproject.toml",
+        )
     return onnx_bytes, diff, probs, logits.numpy()
 
 
@@ -68,8 +71,9 @@ def evaluate(probs: np.ndarray, labels: np.ndarray, paths: list[str], threshold:
     }
 
 
-def out_of_fold_metrics(logits: np.ndarray, labels: np.ndarray, temperature: float,
-                       threshold: float) -> dict:
+def out_of_fold_metrics(
+    logits: np.ndarray, labels: np.ndarray, temperature: float, threshold: float
+) -> dict:
     """How the networks do on train/ images they never saw: what the temperature is fitted on."""
     accepted = calibration.acceptance(calibration.softmax(logits, temperature), labels, threshold)
     return {
@@ -81,8 +85,14 @@ def out_of_fold_metrics(logits: np.ndarray, labels: np.ndarray, temperature: flo
     }
 
 
-def run(data_dir: Path, output_dir: Path, config: TrainConfig | None = None,
-        threshold: float = 0.93, progress: bool = True, plot_path: Path | None = None) -> dict:
+def run(
+    data_dir: Path,
+    output_dir: Path,
+    config: TrainConfig | None = None,
+    threshold: float = 0.93,
+    progress: bool = True,
+    plot_path: Path | None = None,
+) -> dict:
     """Train, export, check and write `output_dir/model.tar.gz` and `output_dir/metrics.json`
     (and, given `plot_path`, the threshold curves of test/ and of the out-of-fold predictions)."""
     config = config or TrainConfig()
@@ -94,23 +104,31 @@ def run(data_dir: Path, output_dir: Path, config: TrainConfig | None = None,
     # into the graph
     oof, oof_labels = result.out_of_fold, train_split.labels
     temperature = calibration.fit_temperature(oof, oof_labels)
-    onnx_bytes, diff, full_precision, test_logits = export_checked(result, temperature, test_split.images)
+    onnx_bytes, diff, full_precision, test_logits = export_checked(
+        result, temperature, test_split.images
+    )
     onnx_bytes = store_weights_as_float16(onnx_bytes)
 
     # every test figure comes from onnxruntime running the shipped graph: what the endpoint serves
     probs = onnx_probabilities(onnx_bytes, test_split.images)
-    uncalibrated = calibration.acceptance(calibration.softmax(test_logits), test_split.labels, threshold)
+    uncalibrated = calibration.acceptance(
+        calibration.softmax(test_logits), test_split.labels, threshold
+    )
     evaluation = evaluate(probs, test_split.labels, test_split.paths, threshold)
     predictions = evaluation.pop("test_predictions")
     metrics = {
         "format_version": 1,
         **evaluation,
-        "uncalibrated": {k: uncalibrated[k] for k in ("accepted", "coverage", "accuracy_at_threshold")},
+        "uncalibrated": {
+            k: uncalibrated[k] for k in ("accepted", "coverage", "accuracy_at_threshold")
+        },
         "temperature": temperature,
         "out_of_fold": out_of_fold_metrics(oof, oof_labels, temperature, threshold),
         "training_seconds": round(result.seconds, 1),
         "epochs": result.epochs_run,
-        "members": [{k: m[k] for k in ("seed", "epochs_run", "best_epoch")} for m in result.members],
+        "members": [
+            {k: m[k] for k in ("seed", "epochs_run", "best_epoch")} for m in result.members
+        ],
         "seed": config.seed,
         "config": asdict(config),
         "parameters": sum(p.numel() for net in result.nets for p in net.parameters()),
@@ -122,8 +140,12 @@ def run(data_dir: Path, output_dir: Path, config: TrainConfig | None = None,
         "test_predictions": predictions,
     }
     if plot_path is not None:
-        curves = {"test": report.threshold_curve(probs, test_split.labels),
-                  "held-out train": report.threshold_curve(calibration.softmax(oof, temperature), oof_labels)}
+        curves = {
+            "test": report.threshold_curve(probs, test_split.labels),
+            "held-out train": report.threshold_curve(
+                calibration.softmax(oof, temperature), oof_labels
+            ),
+        }
         report.plot_threshold_curves(curves, threshold, plot_path)
     output_dir.mkdir(parents=True, exist_ok=True)
     pack(output_dir / "model.tar.gz", onnx_bytes, METADATA, metrics)

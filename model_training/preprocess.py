@@ -23,8 +23,15 @@ SCALE = 1.0 / 255.0
 METADATA = {
     "format_version": 1,
     "labels": list(LABELS),
-    "input": {"name": "input", "height": HEIGHT, "width": WIDTH, "channels": 3,
-              "layout": "NCHW", "color_mode": "RGB", "dtype": "float32"},
+    "input": {
+        "name": "input",
+        "height": HEIGHT,
+        "width": WIDTH,
+        "channels": 3,
+        "layout": "NCHW",
+        "color_mode": "RGB",
+        "dtype": "float32",
+    },
     "normalization": {"scale": SCALE, "mean": list(MEAN), "std": list(STD)},
     "output": {"name": "probabilities", "kind": "probabilities"},
 }

@@ -21,8 +21,11 @@ THRESHOLDS = np.round(np.linspace(0.5, 0.995, 100), 4)
 def threshold_curve(probs: np.ndarray, labels: np.ndarray) -> dict[str, list[float | None]]:
     """Coverage and accuracy among the accepted (`calibration.acceptance`) at each candidate threshold."""
     points = [acceptance(probs, labels, float(t)) for t in THRESHOLDS]
-    return {"threshold": THRESHOLDS.tolist(), "coverage": [p["coverage"] for p in points],
-            "accuracy": [p["accuracy_at_threshold"] for p in points]}
+    return {
+        "threshold": THRESHOLDS.tolist(),
+        "coverage": [p["coverage"] for p in points],
+        "accuracy": [p["accuracy_at_threshold"] for p in points],
+    }
 
 
 def plot_threshold_curves(curves: dict[str, dict], threshold: float, path: Path) -> Path:
@@ -40,11 +43,21 @@ def plot_threshold_curves(curves: dict[str, dict], threshold: float, path: Path)
         accuracy = [np.nan if a is None else a for a in curve["accuracy"]]
         ax.plot(x, accuracy, color=colour, linestyle="--", label=f"{name}: accuracy among accepted")
     ax.axvline(threshold, color="grey", linewidth=1)
-    ax.axhline(AIM_ACCURACY, color="grey", linewidth=1, linestyle=":",
-               label=f"aim: {AIM_ACCURACY} accuracy among accepted")
+    ax.axhline(
+        AIM_ACCURACY,
+        color="grey",
+        linewidth=1,
+        linestyle=":",
+        label=f"aim: {AIM_ACCURACY} accuracy among accepted",
+    )
     ax.text(threshold, 0.02, f"threshold {threshold} ", color="grey", ha="right")
-    ax.set(xlabel="confidence threshold", ylabel="share", ylim=(0, 1.01), xlim=(0.5, 1.0),
-           title="What the filter accepts, and how often it is right")
+    ax.set(
+        xlabel="confidence threshold",
+        ylabel="share",
+        ylim=(0, 1.01),
+        xlim=(0.5, 1.0),
+        title="What the filter accepts, and how often it is right",
+    )
     ax.legend(loc="lower left", fontsize=8)
     ax.grid(alpha=0.3)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,15 +72,22 @@ def _share(value: float | None) -> str:
 def summary_table(metrics: dict) -> Table:
     """The figures of metrics.json a user reads first, test and held-out train side by side."""
     oof, unc = metrics["out_of_fold"], metrics["uncalibrated"]
-    table = Table(title=f"Trained model (threshold {metrics['threshold']}, temperature "
-                        f"{metrics['temperature']:.3f})")
+    table = Table(
+        title=f"Trained model (threshold {metrics['threshold']}, temperature "
+        f"{metrics['temperature']:.3f})"
+    )
     table.add_column("figure")
     table.add_column(f"test ({metrics['test_images']} images)", justify="right")
     table.add_column(f"held-out train ({oof['images']}, out of fold)", justify="right")
     table.add_row("accuracy", f"{metrics['accuracy']:.3f}", f"{oof['accuracy']:.3f}")
     table.add_row("coverage at threshold", f"{metrics['coverage']:.3f}", f"{oof['coverage']:.3f}")
-    table.add_row("accuracy among accepted", _share(metrics["accuracy_at_threshold"]),
-                  _share(oof["accuracy_at_threshold"]))
+    table.add_row(
+        "accuracy among accepted",
+        _share(metrics["accuracy_at_threshold"]),
+        _share(oof["accuracy_at_threshold"]),
+    )
     table.add_row("coverage without temperature", f"{unc['coverage']:.3f}", "")
-    table.add_row("training time", f"{metrics['training_seconds']:.0f} s ({metrics['epochs']} epochs)", "")
+    table.add_row(
+        "training time", f"{metrics['training_seconds']:.0f} s ({metrics['epochs']} epochs)", ""
+    )
     return table

@@ -45,7 +45,9 @@ class TrainConfig:
     # False: train the fixed one-cycle length and keep the final weights (the held-out fold
     # then only fits the temperature); True: keep the best epoch on the held-out fold
     early_stopping: bool = False
-    eval_every: int = 5  # epochs between held-out scores without early stopping (each costs ~1/5 epoch)
+    eval_every: int = (
+        5  # epochs between held-out scores without early stopping (each costs ~1/5 epoch)
+    )
     threads: int = 2
 
 
@@ -53,7 +55,9 @@ class TrainConfig:
 class TrainResult:
     nets: list[BikeNet]
     seconds: float
-    out_of_fold: np.ndarray  # (n, classes) logits for every train image, from the one net that did not see it
+    out_of_fold: (
+        np.ndarray
+    )  # (n, classes) logits for every train image, from the one net that did not see it
     members: list[dict] = field(default_factory=list)  # per member: epochs, best epoch, history
 
     @property
@@ -71,8 +75,10 @@ def configure_torch(seed: int, threads: int) -> None:
 def assign_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """Fold number per image, stratified: each fold gets the same share of each class."""
     if folds < 2:
-        raise HarnessError(f"folds must be at least 2 (got {folds})",
-                           "every network needs a held-out fold to predict; use --folds 2 or more")
+        raise HarnessError(
+            f"folds must be at least 2 (got {folds})",
+            "every network needs a held-out fold to predict; use --folds 2 or more",
+        )
     rng = np.random.default_rng(seed)
     fold = np.zeros(len(labels), dtype=np.int64)
     for label in np.unique(labels):
@@ -82,7 +88,9 @@ def assign_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
 
 
 def subset(data: Split, mask: np.ndarray) -> Split:
-    return Split(data.images[mask], data.labels[mask], [p for p, keep in zip(data.paths, mask) if keep])
+    return Split(
+        data.images[mask], data.labels[mask], [p for p, keep in zip(data.paths, mask) if keep]
+    )
 
 
 def augment(x: torch.Tensor, padding: int, gen: torch.Generator, cutout: int = 0) -> torch.Tensor:
@@ -95,7 +103,9 @@ def augment(x: torch.Tensor, padding: int, gen: torch.Generator, cutout: int = 0
         padded = F.pad(x, (padding,) * 4, mode="reflect")
         dy = torch.randint(0, 2 * padding + 1, (n,), generator=gen).tolist()
         dx = torch.randint(0, 2 * padding + 1, (n,), generator=gen).tolist()
-        x = torch.stack([padded[i, :, y:y + h, c:c + w] for i, (y, c) in enumerate(zip(dy, dx))])
+        x = torch.stack(
+            [padded[i, :, y : y + h, c : c + w] for i, (y, c) in enumerate(zip(dy, dx))]
+        )
     if cutout:
         cy = torch.randint(0, h, (n, 1, 1), generator=gen)
         cx = torch.randint(0, w, (n, 1, 1), generator=gen)
@@ -112,30 +122,40 @@ def predict_logits(nets: list[BikeNet], images: np.ndarray, batch_size: int = 25
     temperature)."""
     serving = ServingModel(nets).eval()
     x = torch.from_numpy(images)
-    return torch.cat([serving.logits(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]).numpy()
+    return torch.cat(
+        [serving.logits(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    ).numpy()
 
 
 def make_optimizer(net: BikeNet, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "adamw":
         return torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True,
-                           weight_decay=config.weight_decay)
+    return torch.optim.SGD(
+        net.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=True,
+        weight_decay=config.weight_decay,
+    )
 
 
-def _loss(net: BikeNet, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
-          gen: torch.Generator) -> torch.Tensor:
+def _loss(
+    net: BikeNet, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, gen: torch.Generator
+) -> torch.Tensor:
     if config.mixup_alpha <= 0:
         return F.cross_entropy(net(x), y, label_smoothing=config.label_smoothing)
     # mixup: a convex blend of two shuffled batches, trained towards the blend of their labels
     lam = float(torch.distributions.Beta(config.mixup_alpha, config.mixup_alpha).sample())
     perm = torch.randperm(len(x), generator=gen)
     logits = net(lam * x + (1 - lam) * x[perm])
-    return (lam * F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
-            + (1 - lam) * F.cross_entropy(logits, y[perm], label_smoothing=config.label_smoothing))
+    return lam * F.cross_entropy(logits, y, label_smoothing=config.label_smoothing) + (
+        1 - lam
+    ) * F.cross_entropy(logits, y[perm], label_smoothing=config.label_smoothing)
 
 
-def train_member(fit: Split, val: Split, config: TrainConfig, seed: int, bar: Progress,
-                 name: str) -> tuple[BikeNet, dict]:
+def train_member(
+    fit: Split, val: Split, config: TrainConfig, seed: int, bar: Progress, name: str
+) -> tuple[BikeNet, dict]:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     # channels-last runs the CPU convolutions about a quarter faster; exported weights are the same
@@ -147,21 +167,29 @@ def train_member(fit: Split, val: Split, config: TrainConfig, seed: int, bar: Pr
     optimizer = make_optimizer(net, config)
     steps = -(-len(x_fit) // config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=config.max_epochs * steps, pct_start=0.25)
+        optimizer, max_lr=config.lr, total_steps=config.max_epochs * steps, pct_start=0.25
+    )
 
     # best = highest held-out accuracy, ties broken by the lower held-out loss: on a few
     # hundred images the loss alone is too noisy and stops training while accuracy still climbs
     best = ((0.0, -float("inf")), 0, copy.deepcopy(net.state_dict()))
     history: list[dict] = []
     for epoch in range(1, config.max_epochs + 1):
-        task = bar.add_task("train", total=steps, epoch=f"{name} epoch {epoch}/{config.max_epochs}",
-                            status="")
+        task = bar.add_task(
+            "train", total=steps, epoch=f"{name} epoch {epoch}/{config.max_epochs}", status=""
+        )
         net.train()
         order = torch.randperm(len(x_fit), generator=gen)
         total_loss = 0.0
         for i in range(0, len(order), config.batch_size):
-            batch = order[i:i + config.batch_size]
-            loss = _loss(net, augment(x_fit[batch], config.crop_padding, gen, config.cutout), y_fit[batch], config, gen)
+            batch = order[i : i + config.batch_size]
+            loss = _loss(
+                net,
+                augment(x_fit[batch], config.crop_padding, gen, config.cutout),
+                y_fit[batch],
+                config,
+                gen,
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -170,15 +198,20 @@ def train_member(fit: Split, val: Split, config: TrainConfig, seed: int, bar: Pr
             bar.advance(task)
         record = {"epoch": epoch, "train_loss": round(total_loss / len(x_fit), 5)}
         history.append(record)
-        scored = config.early_stopping or epoch % config.eval_every == 0 or epoch == config.max_epochs
+        scored = (
+            config.early_stopping or epoch % config.eval_every == 0 or epoch == config.max_epochs
+        )
         if not scored:
             bar.update(task, status=f"loss {record['train_loss']:.3f}")
             continue
         val_logits = torch.from_numpy(predict_logits([net], val.images))
         record["val_loss"] = round(F.cross_entropy(val_logits, y_val).item(), 5)
         record["val_accuracy"] = round((val_logits.argmax(1) == y_val).float().mean().item(), 4)
-        bar.update(task, status=f"loss {record['train_loss']:.3f}  held-out loss {record['val_loss']:.3f}"
-                                f"  held-out acc {record['val_accuracy']:.3f}")
+        bar.update(
+            task,
+            status=f"loss {record['train_loss']:.3f}  held-out loss {record['val_loss']:.3f}"
+            f"  held-out acc {record['val_accuracy']:.3f}",
+        )
         score = (record["val_accuracy"], -record["val_loss"])
         if not config.early_stopping:
             best = (score, epoch, None)  # the final weights
@@ -189,7 +222,12 @@ def train_member(fit: Split, val: Split, config: TrainConfig, seed: int, bar: Pr
     if best[2] is not None:
         net.load_state_dict(best[2])
     net = net.to(memory_format=torch.contiguous_format).eval()
-    return net, {"seed": seed, "epochs_run": len(history), "best_epoch": best[1], "history": history}
+    return net, {
+        "seed": seed,
+        "epochs_run": len(history),
+        "best_epoch": best[1],
+        "history": history,
+    }
 
 
 def train(data: Split, config: TrainConfig | None = None, progress: bool = True) -> TrainResult:
@@ -198,16 +236,29 @@ def train(data: Split, config: TrainConfig | None = None, progress: bool = True)
     fold = assign_folds(data.labels, config.folds, config.seed)
     out_of_fold = np.zeros((len(data.labels), 2), dtype=np.float32)
     started = time.perf_counter()
-    bar = Progress(TextColumn("[bold]{task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(), disable=not progress)
+    bar = Progress(
+        TextColumn("[bold]{task.fields[epoch]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        disable=not progress,
+    )
     nets, members = [], []
     with bar:
         for k in range(config.folds):
             held_out = fold == k
-            net, info = train_member(subset(data, ~held_out), subset(data, held_out), config,
-                                     config.seed + k, bar, f"net {k + 1}/{config.folds}")
+            net, info = train_member(
+                subset(data, ~held_out),
+                subset(data, held_out),
+                config,
+                config.seed + k,
+                bar,
+                f"net {k + 1}/{config.folds}",
+            )
             out_of_fold[held_out] = predict_logits([net], data.images[held_out])
             nets.append(net)
             members.append(info)
-    return TrainResult(nets=nets, seconds=time.perf_counter() - started,
-                       out_of_fold=out_of_fold, members=members)
+    return TrainResult(
+        nets=nets, seconds=time.perf_counter() - started, out_of_fold=out_of_fold, members=members
+    )

@@ -41,9 +41,14 @@ class AwsTarget:
     name = "aws"
     real_endpoint = True
 
-    def __init__(self, settings: Settings, session: boto3.session.Session | None = None,
-                 docker_factory: Callable[[], Any] = ecr.default_docker_client,
-                 environ: Mapping[str, str] | None = None, console: Any = None):
+    def __init__(
+        self,
+        settings: Settings,
+        session: boto3.session.Session | None = None,
+        docker_factory: Callable[[], Any] = ecr.default_docker_client,
+        environ: Mapping[str, str] | None = None,
+        console: Any = None,
+    ):
         overrides = local_overrides(os.environ if environ is None else environ)
         if overrides:
             raise HarnessError(
@@ -53,7 +58,9 @@ class AwsTarget:
             )
         self.settings = settings
         self._session = session or boto3.session.Session(region_name=settings.region)
-        self._config = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=16)
+        self._config = Config(
+            retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=16
+        )
         self._docker_factory = docker_factory
         self._docker = None
         self._console = console
@@ -63,17 +70,25 @@ class AwsTarget:
 
     @cached_property
     def _identity(self) -> Identity:
-        hint = ("configure credentials the standard way (aws configure / aws sso login, "
-                "AWS_PROFILE, or AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY) and AWS_REGION")
+        hint = (
+            "configure credentials the standard way (aws configure / aws sso login, "
+            "AWS_PROFILE, or AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY) and AWS_REGION"
+        )
         try:
             ident = self.client("sts").get_caller_identity()
         except NoCredentialsError as exc:
-            raise HarnessError("No AWS credentials found: refusing to deploy to AWS.", hint) from exc
+            raise HarnessError(
+                "No AWS credentials found: refusing to deploy to AWS.", hint
+            ) from exc
         except (ClientError, BotoCoreError) as exc:
             raise HarnessError(f"Cannot tell which AWS account this is: {exc}", hint) from exc
         partition = ident["Arn"].split(":")[1] if ident.get("Arn", "").startswith("arn:") else "aws"
-        return Identity(account=ident["Account"], region=self.settings.region, arn=ident["Arn"],
-                        partition=partition)
+        return Identity(
+            account=ident["Account"],
+            region=self.settings.region,
+            arn=ident["Arn"],
+            partition=partition,
+        )
 
     def identity(self) -> Identity:
         return self._identity
@@ -107,13 +122,21 @@ class AwsTarget:
         waiter = run.client("sagemaker").get_waiter("endpoint_in_service")
         attempts = ENDPOINT_MAX_MINUTES * 60 // ENDPOINT_POLL_SECONDS
         console = self._console or Console(stderr=True)
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=console, transient=True) as progress:
-            progress.add_task(f"waiting for endpoint {endpoint_name} to be InService "
-                              "(usually 5-10 minutes)")
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            progress.add_task(
+                f"waiting for endpoint {endpoint_name} to be InService (usually 5-10 minutes)"
+            )
             try:
-                waiter.wait(EndpointName=endpoint_name,
-                            WaiterConfig={"Delay": ENDPOINT_POLL_SECONDS, "MaxAttempts": attempts})
+                waiter.wait(
+                    EndpointName=endpoint_name,
+                    WaiterConfig={"Delay": ENDPOINT_POLL_SECONDS, "MaxAttempts": attempts},
+                )
             except WaiterError as exc:
                 reason = (exc.last_response or {}).get("FailureReason", str(exc))
                 raise HarnessError(

@@ -84,14 +84,18 @@ class Run:
         return not self.dry_run
 
     def client(self, service: str) -> Any:
-        with self._lock:  # forks share clients (boto3 clients are thread-safe, creating them is not)
+        with (
+            self._lock
+        ):  # forks share clients (boto3 clients are thread-safe, creating them is not)
             if service not in self._clients:
                 self._clients[service] = self.target.client(service)
             return self._clients[service]
 
     def fork(self) -> Run:
         """A run for one independent chain of steps: same clients, its own list of changes."""
-        return Run(self.settings, self.target, self.identity, self.dry_run, [], self._clients, self._lock)
+        return Run(
+            self.settings, self.target, self.identity, self.dry_run, [], self._clients, self._lock
+        )
 
     def record(self, action: str, kind: str, name: str, detail: str = "") -> str:
         self.changes.append(Change(action, kind, name, detail))

@@ -14,8 +14,12 @@ from harness.deploy.deployer import make_target
 from harness.deploy.pricing import describe_cost
 from harness.deploy.summary import identity_line, print_destroy, print_outputs
 
-_target = click.option("--target", type=click.Choice(["local", "aws"]), default=None,
-                       help="where to deploy (default: HARNESS_TARGET, else local)")
+_target = click.option(
+    "--target",
+    type=click.Choice(["local", "aws"]),
+    default=None,
+    help="where to deploy (default: HARNESS_TARGET, else local)",
+)
 _yes = click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation")
 
 
@@ -28,23 +32,34 @@ def _introduce(settings: Settings, console: Console | None) -> tuple[Console, Ta
     return console, target, ident
 
 
-def confirm_and_deploy(settings: Settings, yes: bool, dry_run: bool, console: Console | None = None) -> Outputs:
+def confirm_and_deploy(
+    settings: Settings, yes: bool, dry_run: bool, console: Console | None = None
+) -> Outputs:
     console, target, ident = _introduce(settings, console)
     if settings.target == "aws" and not dry_run and not yes:
-        click.confirm(f"Deploy to account {ident.account} in {ident.region}? The endpoint costs "
-                      f"{describe_cost(settings.instance_type)}", abort=True)
+        click.confirm(
+            f"Deploy to account {ident.account} in {ident.region}? The endpoint costs "
+            f"{describe_cost(settings.instance_type)}",
+            abort=True,
+        )
     outputs = run_deploy(settings, target, dry_run=dry_run)
     print_outputs(console, outputs, settings.instance_type)
     return outputs
 
 
-def confirm_and_destroy(settings: Settings, yes: bool, delete_bucket: bool, console: Console | None = None):
+def confirm_and_destroy(
+    settings: Settings, yes: bool, delete_bucket: bool, console: Console | None = None
+):
     console, target, _ = _introduce(settings, console)
     if not yes:
-        what = "the endpoint, models, functions, state machine, roles" + (
-            ", the ECR repository" if settings.target == "aws" else "") + (
-            f" and the bucket {settings.bucket} with its objects" if delete_bucket else "")
-        click.confirm(f"Delete {what} (only resources tagged managed-by=scones-harness)?", abort=True)
+        what = (
+            "the endpoint, models, functions, state machine, roles"
+            + (", the ECR repository" if settings.target == "aws" else "")
+            + (f" and the bucket {settings.bucket} with its objects" if delete_bucket else "")
+        )
+        click.confirm(
+            f"Delete {what} (only resources tagged managed-by=scones-harness)?", abort=True
+        )
     changes = run_destroy(settings, target, delete_bucket=delete_bucket)
     print_destroy(console, changes)
     return changes

@@ -30,24 +30,41 @@ def call_with_new_role(call: Callable, **kwargs):
             return call(**kwargs)
         except ClientError as exc:
             error = exc.response["Error"]
-            retryable = error["Code"] in ("InvalidParameterValueException", "ValidationException") and (
-                "role" in error.get("Message", "").lower() or "assume" in error.get("Message", "").lower())
+            retryable = error["Code"] in (
+                "InvalidParameterValueException",
+                "ValidationException",
+            ) and (
+                "role" in error.get("Message", "").lower()
+                or "assume" in error.get("Message", "").lower()
+            )
             if not retryable or time.monotonic() > deadline:
                 raise
             time.sleep(3)
 
 
 def _config(run: Run, spec: FunctionSpec, role_arn: str) -> dict:
-    env = {"ENDPOINT_NAME": run.settings.endpoint_name, "THRESHOLD": str(run.settings.threshold),
-           **run.target.function_environment()}
-    return {"Role": role_arn, "Handler": HANDLER, "Runtime": RUNTIME, "Timeout": spec.timeout,
-            "MemorySize": spec.memory, "Description": spec.description,
-            "Environment": {"Variables": env}}
+    env = {
+        "ENDPOINT_NAME": run.settings.endpoint_name,
+        "THRESHOLD": str(run.settings.threshold),
+        **run.target.function_environment(),
+    }
+    return {
+        "Role": role_arn,
+        "Handler": HANDLER,
+        "Runtime": RUNTIME,
+        "Timeout": spec.timeout,
+        "MemorySize": spec.memory,
+        "Description": spec.description,
+        "Environment": {"Variables": env},
+    }
 
 
 def _config_diffs(current: dict, desired: dict) -> list[str]:
-    diffs = [k for k in ("Role", "Handler", "Runtime", "Timeout", "MemorySize", "Description")
-             if current.get(k) != desired[k]]
+    diffs = [
+        k
+        for k in ("Role", "Handler", "Runtime", "Timeout", "MemorySize", "Description")
+        if current.get(k) != desired[k]
+    ]
     if current.get("Environment", {}).get("Variables", {}) != desired["Environment"]["Variables"]:
         diffs.append("Environment")
     return diffs
@@ -65,10 +82,13 @@ def ensure_function(run: Run, spec: FunctionSpec, role_arn: str) -> str:
     except ClientError as exc:
         if not not_found(exc):
             raise
-        run.record(CREATE, "lambda function", name, f"{RUNTIME}, {spec.memory} MB, {spec.timeout} s")
+        run.record(
+            CREATE, "lambda function", name, f"{RUNTIME}, {spec.memory} MB, {spec.timeout} s"
+        )
         if run.apply:
-            call_with_new_role(lam.create_function, FunctionName=name, Code={"ZipFile": code},
-                               Tags=tags, **desired)
+            call_with_new_role(
+                lam.create_function, FunctionName=name, Code={"ZipFile": code}, Tags=tags, **desired
+            )
         return arn
     config = current["Configuration"]
     diffs = []
@@ -99,13 +119,22 @@ def ensure_state_machine(run: Run, definition: str, role_arn: str) -> str:
         run.record(CREATE, "state machine", name)
         if run.apply:
             arn = sfn.create_state_machine(
-                name=name, definition=definition, roleArn=role_arn, type="STANDARD",
-                tags=run.tag_list("key", "value"))["stateMachineArn"]
+                name=name,
+                definition=definition,
+                roleArn=role_arn,
+                type="STANDARD",
+                tags=run.tag_list("key", "value"),
+            )["stateMachineArn"]
         return arn or run.arn("states", f"stateMachine:{name}")
     current = sfn.describe_state_machine(stateMachineArn=arn)
-    diffs = [label for label, same in (
-        ("definition", same_definition(current["definition"], definition)),
-        ("role", current["roleArn"] == role_arn)) if not same]
+    diffs = [
+        label
+        for label, same in (
+            ("definition", same_definition(current["definition"], definition)),
+            ("role", current["roleArn"] == role_arn),
+        )
+        if not same
+    ]
     if run.record_diffs("state machine", name, diffs):
         sfn.update_state_machine(stateMachineArn=arn, definition=definition, roleArn=role_arn)
     return arn

@@ -52,16 +52,27 @@ def _image_and_role(run: Run) -> tuple[str, str]:
     image_uri = run.target.model_image(run)
     # only an image in our ECR repository (the AWS target's) needs a pull permission
     in_ecr = image_uri.startswith(ecr.repository_uri(run) + ":")
-    role = iam.ensure_role(run, iam.SAGEMAKER_ROLE, "sagemaker.amazonaws.com", iam.sagemaker_policy(
-        run, storage.MODEL_PREFIX, ecr.repository_arn(run) if in_ecr else None))
+    role = iam.ensure_role(
+        run,
+        iam.SAGEMAKER_ROLE,
+        "sagemaker.amazonaws.com",
+        iam.sagemaker_policy(
+            run, storage.MODEL_PREFIX, ecr.repository_arn(run) if in_ecr else None
+        ),
+    )
     return image_uri, role
 
 
 def _function(spec: FunctionSpec) -> Callable[[Run], str]:
     def step(run: Run) -> str:
-        role = iam.ensure_role(run, iam.function_role_purpose(spec.folder), "lambda.amazonaws.com",
-                               iam.function_policy(run, spec.folder, run.settings.function_name(spec.folder)))
+        role = iam.ensure_role(
+            run,
+            iam.function_role_purpose(spec.folder),
+            "lambda.amazonaws.com",
+            iam.function_policy(run, spec.folder, run.settings.function_name(spec.folder)),
+        )
         return compute.ensure_function(run, spec, role)
+
     return step
 
 
@@ -81,7 +92,8 @@ def deploy(settings: Settings, target: Target, dry_run: bool = False) -> Outputs
     preflight(settings, target, dry_run)
 
     model_data_url, (image_uri, sagemaker_role), *arns = _in_parallel(
-        run, _storage, _image_and_role, *(_function(spec) for spec in FUNCTIONS))
+        run, _storage, _image_and_role, *(_function(spec) for spec in FUNCTIONS)
+    )
     function_arns = {spec.folder: arn for spec, arn in zip(FUNCTIONS, arns)}
 
     def endpoint_chain(r: Run) -> tuple[str, str, bool]:
@@ -90,22 +102,34 @@ def deploy(settings: Settings, target: Target, dry_run: bool = False) -> Outputs
         return model_name, config_name, endpoint.ensure_endpoint(r, config_name)
 
     def state_machine_chain(r: Run) -> str:
-        role = iam.ensure_role(r, iam.STATES_ROLE, "states.amazonaws.com", iam.states_policy(list(arns)))
+        role = iam.ensure_role(
+            r, iam.STATES_ROLE, "states.amazonaws.com", iam.states_policy(list(arns))
+        )
         definition = render_definition(
-            {spec.placeholder: function_arns[spec.folder] for spec in FUNCTIONS}, settings.state_machine_file)
+            {spec.placeholder: function_arns[spec.folder] for spec in FUNCTIONS},
+            settings.state_machine_file,
+        )
         return compute.ensure_state_machine(r, definition, role)
 
     (model_name, config_name, endpoint_starting), state_machine_arn = _in_parallel(
-        run, endpoint_chain, state_machine_chain)
+        run, endpoint_chain, state_machine_chain
+    )
 
     if run.apply and endpoint_starting:
         target.wait_for_endpoint(run, settings.endpoint_name)
 
     return Outputs(
-        target=target.name, identity=run.identity, bucket=settings.bucket,
-        function_arns=function_arns, state_machine_arn=state_machine_arn,
-        endpoint_name=settings.endpoint_name, endpoint_config_name=config_name,
-        model_name=model_name, image_uri=image_uri, changes=run.changes, dry_run=dry_run,
+        target=target.name,
+        identity=run.identity,
+        bucket=settings.bucket,
+        function_arns=function_arns,
+        state_machine_arn=state_machine_arn,
+        endpoint_name=settings.endpoint_name,
+        endpoint_config_name=config_name,
+        model_name=model_name,
+        image_uri=image_uri,
+        changes=run.changes,
+        dry_run=dry_run,
     )
 
 

@@ -60,22 +60,27 @@ def ensure_repository(run: Run) -> bool:
             raise
     run.record(CREATE, "ecr repository", name)
     if run.apply:
-        ecr.create_repository(repositoryName=name, tags=run.tag_list(),
-                              imageScanningConfiguration={"scanOnPush": True})
+        ecr.create_repository(
+            repositoryName=name,
+            tags=run.tag_list(),
+            imageScanningConfiguration={"scanOnPush": True},
+        )
     return run.apply
 
 
 def _latest_tag(run: Run) -> str | None:
-    images = run.client("ecr").describe_images(repositoryName=run.settings.ecr_repository,
-                                                filter={"tagStatus": "TAGGED"})["imageDetails"]
+    images = run.client("ecr").describe_images(
+        repositoryName=run.settings.ecr_repository, filter={"tagStatus": "TAGGED"}
+    )["imageDetails"]
     images.sort(key=lambda i: i.get("imagePushedAt", 0))
     return images[-1]["imageTags"][0] if images else None
 
 
 def _tag_exists(run: Run, tag: str) -> bool:
     try:
-        run.client("ecr").describe_images(repositoryName=run.settings.ecr_repository,
-                                          imageIds=[{"imageTag": tag}])
+        run.client("ecr").describe_images(
+            repositoryName=run.settings.ecr_repository, imageIds=[{"imageTag": tag}]
+        )
         return True
     except ClientError as exc:
         if not_found(exc):
@@ -88,10 +93,17 @@ def _build(docker_client: Any, repository: str) -> Any:
 
     try:
         image, _logs = docker_client.images.build(
-            path=str(REPO_ROOT), dockerfile=DOCKERFILE, tag=f"{repository}:build",
-            platform=PLATFORM, rm=True, pull=False)
+            path=str(REPO_ROOT),
+            dockerfile=DOCKERFILE,
+            tag=f"{repository}:build",
+            platform=PLATFORM,
+            rm=True,
+            pull=False,
+        )
     except docker.errors.BuildError as exc:
-        tail = "".join(str(line.get("stream", line.get("error", ""))) for line in list(exc.build_log)[-10:])
+        tail = "".join(
+            str(line.get("stream", line.get("error", ""))) for line in list(exc.build_log)[-10:]
+        )
         raise HarnessError(f"Building the model-server image failed: {exc.msg}\n{tail}") from exc
     return image
 
@@ -100,11 +112,18 @@ def _push(run: Run, docker_client: Any, image: Any, uri: str, tag: str) -> None:
     token = run.client("ecr").get_authorization_token()["authorizationData"][0]
     username, password = base64.b64decode(token["authorizationToken"]).decode().split(":", 1)
     image.tag(uri, tag=tag)
-    for line in docker_client.images.push(uri, tag=tag, stream=True, decode=True,
-                                          auth_config={"username": username, "password": password}):
+    for line in docker_client.images.push(
+        uri,
+        tag=tag,
+        stream=True,
+        decode=True,
+        auth_config={"username": username, "password": password},
+    ):
         if "error" in line:
-            raise HarnessError(f"Pushing {uri}:{tag} failed: {line['error']}",
-                               "check that your credentials may push to this ECR repository")
+            raise HarnessError(
+                f"Pushing {uri}:{tag} failed: {line['error']}",
+                "check that your credentials may push to this ECR repository",
+            )
 
 
 def ensure_image(run: Run, docker_factory: Callable[[], Any]) -> str:
@@ -113,8 +132,12 @@ def ensure_image(run: Run, docker_factory: Callable[[], Any]) -> str:
     exists = ensure_repository(run)
     if run.dry_run:
         latest = _latest_tag(run) if exists else None
-        run.record(SKIP, "container image", uri,
-                   "plan does not build: deploy builds it and pushes it if its content changed")
+        run.record(
+            SKIP,
+            "container image",
+            uri,
+            "plan does not build: deploy builds it and pushes it if its content changed",
+        )
         return f"{uri}:{latest or 'new'}"
     docker_client = docker_factory()
     image = _build(docker_client, run.settings.ecr_repository)
@@ -136,5 +159,10 @@ def delete_repository(run: Run) -> None:
         ecr.describe_repositories(repositoryNames=[name])  # raises RepositoryNotFound when gone
         return ecr.list_tags_for_resource(resourceArn=arn)["tags"]
 
-    remove(run, "ecr repository", name, tags,
-           lambda: ecr.delete_repository(repositoryName=name, force=True))
+    remove(
+        run,
+        "ecr repository",
+        name,
+        tags,
+        lambda: ecr.delete_repository(repositoryName=name, force=True),
+    )

@@ -58,26 +58,46 @@ def ensure_model(run: Run, image_uri: str, model_data_url: str | None, role_arn:
         return name
     run.record(CREATE, "sagemaker model", name, image_uri)
     if run.apply:
-        call_with_new_role(sm.create_model, ModelName=name, PrimaryContainer=container,
-                           ExecutionRoleArn=role_arn, Tags=run.tag_list())
+        call_with_new_role(
+            sm.create_model,
+            ModelName=name,
+            PrimaryContainer=container,
+            ExecutionRoleArn=role_arn,
+            Tags=run.tag_list(),
+        )
     return name
 
 
 def ensure_endpoint_config(run: Run, model_name: str) -> str:
     s = run.settings
-    variants = [{"VariantName": s.variant_name, "ModelName": model_name, "InitialInstanceCount": 1,
-                 "InstanceType": s.instance_type, "InitialVariantWeight": 1.0}]
+    variants = [
+        {
+            "VariantName": s.variant_name,
+            "ModelName": model_name,
+            "InitialInstanceCount": 1,
+            "InstanceType": s.instance_type,
+            "InitialVariantWeight": 1.0,
+        }
+    ]
     capture = data_capture_config(run)
     name = _hashed_name(s.endpoint_name, {"variants": variants, "capture": capture})
     sm = run.client("sagemaker")
     if _exists(sm.describe_endpoint_config, EndpointConfigName=name):
         run.record(UNCHANGED, "endpoint config", name)
         return name
-    run.record(CREATE, "endpoint config", name,
-               f"{s.instance_type}, capture {s.capture_sampling_percentage} % to {s.capture_destination}")
+    run.record(
+        CREATE,
+        "endpoint config",
+        name,
+        f"{s.instance_type}, capture {s.capture_sampling_percentage} % to {s.capture_destination}",
+    )
     if run.apply:
-        sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=variants,
-                                  DataCaptureConfig=capture, Tags=run.tag_list())
+        sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=variants,
+            DataCaptureConfig=capture,
+            Tags=run.tag_list(),
+        )
     return name
 
 
@@ -95,7 +115,9 @@ def ensure_endpoint(run: Run, config_name: str) -> bool:
             raise
         run.record(CREATE, "sagemaker endpoint", name, config_name)
         if run.apply:
-            sm.create_endpoint(EndpointName=name, EndpointConfigName=config_name, Tags=run.tag_list())
+            sm.create_endpoint(
+                EndpointName=name, EndpointConfigName=config_name, Tags=run.tag_list()
+            )
         return True
     status = current["EndpointStatus"]
     if status == "Failed":
@@ -106,11 +128,15 @@ def ensure_endpoint(run: Run, config_name: str) -> bool:
     if current["EndpointConfigName"] == config_name:
         run.record(UNCHANGED, "sagemaker endpoint", name, status)
         return status != IN_SERVICE  # e.g. a previous deploy was interrupted while it started
-    run.record(UPDATE, "sagemaker endpoint", name, f"{current['EndpointConfigName']} -> {config_name}")
+    run.record(
+        UPDATE, "sagemaker endpoint", name, f"{current['EndpointConfigName']} -> {config_name}"
+    )
     if run.apply:
         if not run.target.real_endpoint:  # locally the endpoint is a record: replace it
             sm.delete_endpoint(EndpointName=name)
-            sm.create_endpoint(EndpointName=name, EndpointConfigName=config_name, Tags=run.tag_list())
+            sm.create_endpoint(
+                EndpointName=name, EndpointConfigName=config_name, Tags=run.tag_list()
+            )
             return False
         if status in _CHANGING:  # AWS refuses to update an endpoint that is still changing
             run.target.wait_for_endpoint(run, name)

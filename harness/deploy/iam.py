@@ -21,8 +21,12 @@ VERSION = "2012-10-17"
 
 
 def trust_policy(service: str) -> dict:
-    return {"Version": VERSION, "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+        ],
+    }
 
 
 def _statement(actions: list[str], resources: list[str], sid: str) -> dict:
@@ -31,20 +35,28 @@ def _statement(actions: list[str], resources: list[str], sid: str) -> dict:
 
 def lambda_logs(run: Run, function_name: str) -> dict:
     group = run.arn("logs", f"log-group:/aws/lambda/{function_name}")
-    return _statement(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                      [group, f"{group}:*"], "OwnLogs")
+    return _statement(
+        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        [group, f"{group}:*"],
+        "OwnLogs",
+    )
 
 
 def function_policy(run: Run, folder: str, function_name: str) -> dict:
     """What lambdas/<folder> needs, nothing more."""
     statements = [lambda_logs(run, function_name)]
     if folder == "serialize_image_data":
-        statements.append(_statement(
-            ["s3:GetObject"], [f"arn:{run.identity.partition}:s3:::{run.settings.bucket}/*"],
-            "ReadImages"))
+        statements.append(
+            _statement(
+                ["s3:GetObject"],
+                [f"arn:{run.identity.partition}:s3:::{run.settings.bucket}/*"],
+                "ReadImages",
+            )
+        )
     elif folder == "classify_image":
-        statements.append(_statement(
-            ["sagemaker:InvokeEndpoint"], [endpoint_arn(run)], "InvokeEndpoint"))
+        statements.append(
+            _statement(["sagemaker:InvokeEndpoint"], [endpoint_arn(run)], "InvokeEndpoint")
+        )
     return {"Version": VERSION, "Statement": statements}
 
 
@@ -58,33 +70,68 @@ def sagemaker_policy(run: Run, model_prefix: str, repository_arn: str | None) ->
     capture = run.settings.capture_destination.removeprefix("s3://")
     statements = [
         _statement(["s3:GetObject"], [f"{bucket_arn}/{model_prefix}/*"], "ReadModel"),
-        _statement(["s3:PutObject"], [f"arn:{run.identity.partition}:s3:::{capture}/*"], "WriteCapture"),
-        _statement(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                    "logs:DescribeLogStreams"],
-                   [run.arn("logs", "log-group:/aws/sagemaker/*")], "EndpointLogs"),
-        {"Sid": "Metrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
-         "Condition": {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "AWS/SageMaker"]}}},
+        _statement(
+            ["s3:PutObject"], [f"arn:{run.identity.partition}:s3:::{capture}/*"], "WriteCapture"
+        ),
+        _statement(
+            [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+            ],
+            [run.arn("logs", "log-group:/aws/sagemaker/*")],
+            "EndpointLogs",
+        ),
+        {
+            "Sid": "Metrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {
+                "StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "AWS/SageMaker"]}
+            },
+        },
     ]
     if repository_arn:
         statements += [
-            _statement(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                        "ecr:GetDownloadUrlForLayer"], [repository_arn], "PullImage"),
+            _statement(
+                [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                [repository_arn],
+                "PullImage",
+            ),
             # GetAuthorizationToken has no resource-level permissions
-            {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Sid": "EcrLogin",
+                "Effect": "Allow",
+                "Action": "ecr:GetAuthorizationToken",
+                "Resource": "*",
+            },
         ]
     return {"Version": VERSION, "Statement": statements}
 
 
 def states_policy(function_arns: list[str]) -> dict:
-    return {"Version": VERSION, "Statement": [
-        _statement(["lambda:InvokeFunction"], sorted(function_arns), "InvokeWorkflowFunctions")]}
+    return {
+        "Version": VERSION,
+        "Statement": [
+            _statement(["lambda:InvokeFunction"], sorted(function_arns), "InvokeWorkflowFunctions")
+        ],
+    }
 
 
 def role_name(run: Run, purpose: str) -> str:
     return f"{run.settings.function_prefix}scones-{purpose}-role"[:64]
 
 
-SAGEMAKER_ROLE, STATES_ROLE = "sagemaker", "states"  # purposes of the endpoint's and workflow's roles
+SAGEMAKER_ROLE, STATES_ROLE = (
+    "sagemaker",
+    "states",
+)  # purposes of the endpoint's and workflow's roles
 
 
 def function_role_purpose(folder: str) -> str:
@@ -94,7 +141,9 @@ def function_role_purpose(folder: str) -> str:
 
 def role_purposes() -> list[str]:
     """Every role a deploy creates (what destroy deletes), as purposes for role_name."""
-    return [SAGEMAKER_ROLE, STATES_ROLE] + [function_role_purpose(spec.folder) for spec in FUNCTIONS]
+    return [SAGEMAKER_ROLE, STATES_ROLE] + [
+        function_role_purpose(spec.folder) for spec in FUNCTIONS
+    ]
 
 
 def _as_dict(document) -> dict:
@@ -115,14 +164,20 @@ def ensure_role(run: Run, purpose: str, service: str, policy: dict) -> str:
             raise
         run.record(CREATE, "iam role", name, f"assumed by {service}")
         if run.apply:
-            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
-                            Description=f"Scones Unlimited: {purpose}",
-                            Tags=run.tag_list())
-            iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME,
-                                PolicyDocument=json.dumps(policy))
+            iam.create_role(
+                RoleName=name,
+                AssumeRolePolicyDocument=json.dumps(trust),
+                Description=f"Scones Unlimited: {purpose}",
+                Tags=run.tag_list(),
+            )
+            iam.put_role_policy(
+                RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(policy)
+            )
         return arn
     try:
-        current = _as_dict(iam.get_role_policy(RoleName=name, PolicyName=POLICY_NAME)["PolicyDocument"])
+        current = _as_dict(
+            iam.get_role_policy(RoleName=name, PolicyName=POLICY_NAME)["PolicyDocument"]
+        )
     except ClientError as exc:
         if not not_found(exc):
             raise
@@ -136,5 +191,7 @@ def ensure_role(run: Run, purpose: str, service: str, policy: dict) -> str:
         if "trust policy" in diffs:
             iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
         if "policy" in diffs:
-            iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(policy))
+            iam.put_role_policy(
+                RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(policy)
+            )
     return role["Arn"]

@@ -25,8 +25,13 @@ from harness.emulator.contract import CODE_PATHS_TAG  # the emulator reads the s
 from harness.errors import HarnessError
 
 LOCAL_IMAGE = "scones-model-server:local"  # a record only: the stack runs the model server itself
-_CONFIG = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 2}, max_pool_connections=16,
-                 request_checksum_calculation="when_required")  # no CRC32 per test image
+_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=30,
+    retries={"max_attempts": 2},
+    max_pool_connections=16,
+    request_checksum_calculation="when_required",
+)  # no CRC32 per test image
 
 # Creating a client loads its service model and endpoint rules (~0.1 s each): keep them per
 # process, so a redeploy from the same process (tests, benchmarks, `up` twice) skips that.
@@ -52,10 +57,14 @@ class LocalTarget:
         # endpoint_url=None: boto3's default endpoints (tests run this target under moto's mock)
         self.endpoint_url = settings.aws_endpoint_url if endpoint_url == "default" else endpoint_url
         # SageMaker's control plane may answer elsewhere (docker mode: the sagemaker-api service)
-        self._endpoints = {"sagemaker": settings.sagemaker_api_url} if endpoint_url == "default" else {}
+        self._endpoints = (
+            {"sagemaker": settings.sagemaker_api_url} if endpoint_url == "default" else {}
+        )
 
     def client(self, service: str) -> Any:
-        return _client(self.settings.region, self._endpoints.get(service, self.endpoint_url), service)
+        return _client(
+            self.settings.region, self._endpoints.get(service, self.endpoint_url), service
+        )
 
     @cached_property
     def _identity(self) -> Identity:
@@ -79,7 +88,11 @@ class LocalTarget:
         return {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": url}
 
     def function_tags(self, folder: str) -> dict[str, str]:
-        return {CODE_PATHS_TAG: os.pathsep.join(str(p) for p in code_paths(folder, self.settings.lambdas_dir))}
+        return {
+            CODE_PATHS_TAG: os.pathsep.join(
+                str(p) for p in code_paths(folder, self.settings.lambdas_dir)
+            )
+        }
 
     def preflight(self, dry_run: bool) -> None:
         pass

@@ -32,7 +32,9 @@ def hourly_cost(instance_type: str, count: int = 1) -> float | None:
 def describe_cost(instance_type: str, count: int = 1) -> str:
     cost = hourly_cost(instance_type, count)
     if cost is None:
-        return (f"{instance_type}: not in the harness's price table; see {SOURCE}")
-    return (f"about ${cost:.3f}/hour (${cost * 24:.2f}/day, ${cost * 730:.0f}/month) for "
-            f"{count} x {instance_type} while the endpoint exists. Estimate: {PRICES_AS_OF}, "
-            f"source {SOURCE}. `make destroy-aws` stops the cost.")
+        return f"{instance_type}: not in the harness's price table; see {SOURCE}"
+    return (
+        f"about ${cost:.3f}/hour (${cost * 24:.2f}/day, ${cost * 730:.0f}/month) for "
+        f"{count} x {instance_type} while the endpoint exists. Estimate: {PRICES_AS_OF}, "
+        f"source {SOURCE}. `make destroy-aws` stops the cost."
+    )

@@ -58,7 +58,9 @@ def _existing(run: Run, prefix: str) -> dict[str, str]:
     """key -> ETag of every object under prefix (empty when the bucket does not exist yet)."""
     s3, out = run.client("s3"), {}
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=run.settings.bucket, Prefix=prefix):
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=run.settings.bucket, Prefix=prefix
+        ):
             out.update({o["Key"]: o["ETag"].strip('"') for o in page.get("Contents", [])})
     except ClientError as exc:
         if not not_found(exc):
@@ -80,8 +82,12 @@ def upload_test_images(run: Run) -> None:
         s3 = run.client("s3")
 
         def put(path: Path) -> None:
-            s3.put_object(Bucket=run.settings.bucket, Key=IMAGE_PREFIX + path.name,
-                          Body=path.read_bytes(), ContentType="image/png")
+            s3.put_object(
+                Bucket=run.settings.bucket,
+                Key=IMAGE_PREFIX + path.name,
+                Body=path.read_bytes(),
+                ContentType="image/png",
+            )
 
         with ThreadPoolExecutor(_UPLOAD_THREADS) as pool:
             list(pool.map(put, todo))

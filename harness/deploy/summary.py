@@ -27,9 +27,17 @@ def changes_table(changes: list[Change], title: str) -> Table:
 
 
 def counts(changes: list[Change]) -> str:
-    parts = [f"{sum(c.action == a for c in changes)} {word}" for a, word in (
-        (CREATE, "created"), (UPDATE, "changed"), (UNCHANGED, "unchanged"),
-        (DELETE, "deleted"), (SKIP, "skipped")) if any(c.action == a for c in changes)]
+    parts = [
+        f"{sum(c.action == a for c in changes)} {word}"
+        for a, word in (
+            (CREATE, "created"),
+            (UPDATE, "changed"),
+            (UNCHANGED, "unchanged"),
+            (DELETE, "deleted"),
+            (SKIP, "skipped"),
+        )
+        if any(c.action == a for c in changes)
+    ]
     return ", ".join(parts) or "nothing"
 
 
@@ -42,22 +50,29 @@ def console_links(outputs: Outputs) -> dict[str, str]:
         "functions": f"{home}/lambda/home?region={r}#/functions",
         "bucket": f"https://s3.console.aws.amazon.com/s3/buckets/{outputs.bucket}?region={r}",
         "data capture": f"https://s3.console.aws.amazon.com/s3/buckets/{outputs.bucket}"
-                        f"?region={r}&prefix=data_capture/",
+        f"?region={r}&prefix=data_capture/",
     }
 
 
-def print_outputs(console: Console, outputs: Outputs, instance_type: str, compact: bool = False) -> None:
+def print_outputs(
+    console: Console, outputs: Outputs, instance_type: str, compact: bool = False
+) -> None:
     """The table of changes (compact: only what changed), counts, links and cost on AWS."""
     title = "plan (nothing was changed)" if outputs.dry_run else f"deploy to {outputs.target}"
     shown = [c for c in outputs.changes if c.action != UNCHANGED] if compact else outputs.changes
     if shown:
         console.print(changes_table(shown, title))
     if outputs.dry_run:
-        console.print(f"Plan: {outputs.count(CREATE)} to create, {outputs.count(UPDATE)} to change, "
-                      f"{outputs.count(UNCHANGED)} unchanged.")
+        console.print(
+            f"Plan: {outputs.count(CREATE)} to create, {outputs.count(UPDATE)} to change, "
+            f"{outputs.count(UNCHANGED)} unchanged."
+        )
     else:
-        console.print(f"Done: {counts(outputs.changes)}." if outputs.changed
-                      else "Up to date: nothing changed.")
+        console.print(
+            f"Done: {counts(outputs.changes)}."
+            if outputs.changed
+            else "Up to date: nothing changed."
+        )
     console.print(f"state machine: {outputs.state_machine_arn}")
     if outputs.target == "aws":
         for label, url in console_links(outputs).items():

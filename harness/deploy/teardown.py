@@ -24,7 +24,9 @@ def _managed(tags: dict[str, str] | list[dict[str, str]] | None) -> bool:
     return (tags or {}).get(MANAGED_BY[0]) == MANAGED_BY[1]
 
 
-def remove(run: Run, kind: str, name: str, tags: Callable[[], object], delete: Callable[[], None]) -> None:
+def remove(
+    run: Run, kind: str, name: str, tags: Callable[[], object], delete: Callable[[], None]
+) -> None:
     """Delete one resource if it exists and is ours; record what happened."""
     try:
         ours = _managed(tags())
@@ -50,30 +52,55 @@ def _sagemaker(run: Run) -> None:
     def tags_of(arn: str) -> Callable[[], list]:
         return lambda: sm.list_tags(ResourceArn=arn)["Tags"]
 
-    remove(run, "sagemaker endpoint", name,
-           lambda: sm.list_tags(ResourceArn=sm.describe_endpoint(EndpointName=name)["EndpointArn"])["Tags"],
-           lambda: sm.delete_endpoint(EndpointName=name))
+    remove(
+        run,
+        "sagemaker endpoint",
+        name,
+        lambda: sm.list_tags(ResourceArn=sm.describe_endpoint(EndpointName=name)["EndpointArn"])[
+            "Tags"
+        ],
+        lambda: sm.delete_endpoint(EndpointName=name),
+    )
     for config in sm.list_endpoint_configs(NameContains=name, MaxResults=100)["EndpointConfigs"]:
         config_name = config["EndpointConfigName"]
-        remove(run, "endpoint config", config_name, tags_of(config["EndpointConfigArn"]),
-               lambda n=config_name: sm.delete_endpoint_config(EndpointConfigName=n))
+        remove(
+            run,
+            "endpoint config",
+            config_name,
+            tags_of(config["EndpointConfigArn"]),
+            lambda n=config_name: sm.delete_endpoint_config(EndpointConfigName=n),
+        )
     for model in sm.list_models(NameContains=name, MaxResults=100)["Models"]:
         model_name = model["ModelName"]
-        remove(run, "sagemaker model", model_name, tags_of(model["ModelArn"]),
-               lambda n=model_name: sm.delete_model(ModelName=n))
+        remove(
+            run,
+            "sagemaker model",
+            model_name,
+            tags_of(model["ModelArn"]),
+            lambda n=model_name: sm.delete_model(ModelName=n),
+        )
 
 
 def _functions_and_state_machine(run: Run) -> None:
     lam, sfn = run.client("lambda"), run.client("stepfunctions")
     for spec in FUNCTIONS:
         name = run.settings.function_name(spec.folder)
-        remove(run, "lambda function", name, lambda n=name: lam.get_function(FunctionName=n).get("Tags"),
-               lambda n=name: lam.delete_function(FunctionName=n))
+        remove(
+            run,
+            "lambda function",
+            name,
+            lambda n=name: lam.get_function(FunctionName=n).get("Tags"),
+            lambda n=name: lam.delete_function(FunctionName=n),
+        )
     arn = find_state_machine(sfn, run.settings.state_machine_name)
     if arn:
-        remove(run, "state machine", run.settings.state_machine_name,
-               lambda: sfn.list_tags_for_resource(resourceArn=arn)["tags"],
-               lambda: sfn.delete_state_machine(stateMachineArn=arn))
+        remove(
+            run,
+            "state machine",
+            run.settings.state_machine_name,
+            lambda: sfn.list_tags_for_resource(resourceArn=arn)["tags"],
+            lambda: sfn.delete_state_machine(stateMachineArn=arn),
+        )
 
 
 def _roles(run: Run) -> None:
@@ -88,8 +115,13 @@ def _roles(run: Run) -> None:
 
     for purpose in iam.role_purposes():
         name = iam.role_name(run, purpose)
-        remove(run, "iam role", name, lambda n=name: client.get_role(RoleName=n)["Role"].get("Tags"),
-               lambda n=name: delete(n))
+        remove(
+            run,
+            "iam role",
+            name,
+            lambda n=name: client.get_role(RoleName=n)["Role"].get("Tags"),
+            lambda n=name: delete(n),
+        )
 
 
 def _bucket(run: Run) -> None:
@@ -121,4 +153,6 @@ def teardown(run: Run, delete_bucket: bool) -> None:
     if delete_bucket:
         _bucket(run)
     else:
-        run.record(SKIP, "s3 bucket", run.settings.bucket, "kept (pass --delete-bucket to delete it)")
+        run.record(
+            SKIP, "s3 bucket", run.settings.bucket, "kept (pass --delete-bucket to delete it)"
+        )

@@ -33,13 +33,28 @@ class FunctionSpec:
 
 
 FUNCTIONS = (
-    FunctionSpec("serialize_image_data", "SerializeImageDataFunctionArn", 10, 256,
-                 "Reads the image from S3 and returns it base64 encoded"),
+    FunctionSpec(
+        "serialize_image_data",
+        "SerializeImageDataFunctionArn",
+        10,
+        256,
+        "Reads the image from S3 and returns it base64 encoded",
+    ),
     # InvokeEndpoint may take up to 60 s on SageMaker's side
-    FunctionSpec("classify_image", "ClassifyImageFunctionArn", 65, 256,
-                 "Sends the image to the SageMaker endpoint and adds the inferences"),
-    FunctionSpec("filter_inferences", "FilterInferencesFunctionArn", 5, 128,
-                 "Fails the execution when the top confidence is below THRESHOLD"),
+    FunctionSpec(
+        "classify_image",
+        "ClassifyImageFunctionArn",
+        65,
+        256,
+        "Sends the image to the SageMaker endpoint and adds the inferences",
+    ),
+    FunctionSpec(
+        "filter_inferences",
+        "FilterInferencesFunctionArn",
+        5,
+        128,
+        "Fails the execution when the top confidence is below THRESHOLD",
+    ),
 )
 
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", "tests"}
@@ -69,7 +84,9 @@ def build_zip(folder: str, lambdas_dir: Path = LAMBDAS_DIR) -> bytes:
     entries = [(p.relative_to(source).as_posix(), p) for p in _files(source)]
     shared = lambdas_dir / SHARED_PACKAGE
     if shared.is_dir():
-        entries += [(f"{SHARED_PACKAGE}/{p.relative_to(shared).as_posix()}", p) for p in _files(shared)]
+        entries += [
+            (f"{SHARED_PACKAGE}/{p.relative_to(shared).as_posix()}", p) for p in _files(shared)
+        ]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for arcname, path in sorted(entries):
@@ -96,8 +113,10 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 def render_definition(values: dict[str, str], path: Path = STATE_MACHINE_FILE) -> str:
     """The ASL file with `${Name}` placeholders substituted, as SAM's DefinitionSubstitutions do."""
     if not path.is_file():
-        raise HarnessError(f"State machine definition {path} not found.",
-                           "statemachine/workflow.asl.json is part of the repository")
+        raise HarnessError(
+            f"State machine definition {path} not found.",
+            "statemachine/workflow.asl.json is part of the repository",
+        )
     text = path.read_text()
     left = sorted({m.group(1) for m in _PLACEHOLDER.finditer(text)} - set(values))
     if left:

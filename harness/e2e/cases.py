@@ -59,7 +59,11 @@ def choose(settings: Settings, runtime, s3, per_class: int = 2, scan: int = 60) 
         probabilities = invoke(runtime, settings, image.path.read_bytes())
         top = max(probabilities)
         predicted = probabilities.index(top)
-        if top >= settings.threshold and predicted == image.label and len(confident[image.label]) < per_class:
+        if (
+            top >= settings.threshold
+            and predicted == image.label
+            and len(confident[image.label]) < per_class
+        ):
             confident[image.label].append(image.key)
         elif top < settings.threshold and unsure is None:
             unsure = image.key
@@ -92,6 +96,5 @@ def _upload_blend(settings: Settings, runtime, s3, images: list[ListedImage]) ->
             return BLEND_KEY
     raise HarnessError(
         "No low-confidence image found among test images or blends.",
-        "lower the scan's strictness or check the model; the threshold is "
-        f"{settings.threshold}",
+        f"lower the scan's strictness or check the model; the threshold is {settings.threshold}",
     )

@@ -28,9 +28,13 @@ def run_sample(settings: Settings, console: Console) -> None:
     """One execution on the first test image, as a quick sign that the stack works."""
     key = listed_images(settings.data_dir)[0].key
     sfn = clients.client(settings, "stepfunctions")
-    result = run_execution(sfn, state_machine_arn(sfn, settings.state_machine_name), settings.bucket, key)
+    result = run_execution(
+        sfn, state_machine_arn(sfn, settings.state_machine_name), settings.bucket, key
+    )
     colour = "green" if result.status == "SUCCEEDED" else "red"
-    detail = f"{result.label} {result.confidence:.3f}" if result.confidence is not None else result.error
+    detail = (
+        f"{result.label} {result.confidence:.3f}" if result.confidence is not None else result.error
+    )
     console.print(
         f"[{colour}]✓[/] sample execution {result.name} on {key}: [{colour}]{result.status}[/] "
         f"{detail} in {result.seconds * 1000:.0f} ms"

@@ -12,7 +12,12 @@ from harness.e2e.report import print_table
 
 
 @click.command()
-@click.option("--target", type=click.Choice(["local", "aws"]), default=None, help="default: HARNESS_TARGET or local")
+@click.option(
+    "--target",
+    type=click.Choice(["local", "aws"]),
+    default=None,
+    help="default: HARNESS_TARGET or local",
+)
 @click.option("--per-class", default=2, show_default=True, help="confident images per class")
 @click.option("--parallel", default=8, show_default=True, help="executions run at once")
 def e2e(target: str | None, per_class: int, parallel: int) -> None:

@@ -31,15 +31,28 @@ def judge(case: Case, result: ExecutionResult) -> Verdict:
     if case.expect_error and result.error != case.expect_error:
         problems.append(f"expected error {case.expect_error}, got {result.error or 'none'}")
     # a missing object must fail with a message naming it, not a bare stack trace
-    if case.expect_status == "FAILED" and not case.expect_error and case.s3_key not in result.cause_message:
-            problems.append(f"error message does not name the key: {result.cause_message[:120]!r}")
+    if (
+        case.expect_status == "FAILED"
+        and not case.expect_error
+        and case.s3_key not in result.cause_message
+    ):
+        problems.append(f"error message does not name the key: {result.cause_message[:120]!r}")
     return Verdict(case, result, tuple(problems))
 
 
 def print_table(verdicts: list[Verdict], console: Console | None = None) -> None:
     console = console or Console()
     table = Table(title="End-to-end executions", show_lines=False)
-    for column in ("execution", "scenario", "image", "status", "label", "confidence", "ms", "check"):
+    for column in (
+        "execution",
+        "scenario",
+        "image",
+        "status",
+        "label",
+        "confidence",
+        "ms",
+        "check",
+    ):
         table.add_column(column, justify="right" if column in ("confidence", "ms") else "left")
     for v in verdicts:
         r = v.result
@@ -58,6 +71,8 @@ def print_table(verdicts: list[Verdict], console: Console | None = None) -> None
     console.print(table)
     failed = [v for v in verdicts if not v.ok]
     if failed:
-        console.print(f"[red]{len(failed)} of {len(verdicts)} executions did not do what they should.[/]")
+        console.print(
+            f"[red]{len(failed)} of {len(verdicts)} executions did not do what they should.[/]"
+        )
     else:
         console.print(f"[green]All {len(verdicts)} executions behaved as expected.[/]")

@@ -56,9 +56,9 @@ def run_execution(
     name = name or f"run-{uuid.uuid4().hex[:12]}"
     payload = {"s3_bucket": bucket, "s3_key": key}
     start = time.monotonic()
-    arn = sfn.start_execution(
-        stateMachineArn=machine_arn, name=name, input=json.dumps(payload)
-    )["executionArn"]
+    arn = sfn.start_execution(stateMachineArn=machine_arn, name=name, input=json.dumps(payload))[
+        "executionArn"
+    ]
     return wait_for(sfn, arn, name, key, start, timeout)
 
 

@@ -30,8 +30,9 @@ STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_R
 
 def stepfunctions_client(settings: Settings) -> Any:
     """A Step Functions client for the target: the local stack (dummy credentials) or AWS."""
-    return clients.client(settings, "stepfunctions", connect_timeout=2, read_timeout=30,
-                          retries={"max_attempts": 2})
+    return clients.client(
+        settings, "stepfunctions", connect_timeout=2, read_timeout=30, retries={"max_attempts": 2}
+    )
 
 
 @dataclass
@@ -54,10 +55,15 @@ class ExecutionSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "arn": self.arn, "status": self.status,
-            "start": self.start.isoformat(), "stop": self.stop.isoformat() if self.stop else None,
-            "duration_s": round(self.duration_s, 3), "input_key": self.input_key,
-            "error": self.error, "cause": self.cause,
+            "name": self.name,
+            "arn": self.arn,
+            "status": self.status,
+            "start": self.start.isoformat(),
+            "stop": self.stop.isoformat() if self.stop else None,
+            "duration_s": round(self.duration_s, 3),
+            "input_key": self.input_key,
+            "error": self.error,
+            "cause": self.cause,
         }
 
 
@@ -81,7 +87,9 @@ def _call(what: str, fn, *args, **kwargs) -> Any:
             "start the local stack with `make local-up`, or pass --target aws",
         ) from exc
     except NoCredentialsError as exc:
-        raise HarnessError("No AWS credentials found.", "configure them (aws configure) or use --target local") from exc
+        raise HarnessError(
+            "No AWS credentials found.", "configure them (aws configure) or use --target local"
+        ) from exc
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         hint = {
@@ -138,8 +146,13 @@ def describe_execution(client: Any, arn: str) -> ExecutionSummary:
 
 
 def _last_error(client: Any, arn: str) -> tuple[str | None, str | None]:
-    last = _call("GetExecutionHistory", client.get_execution_history,
-                 executionArn=arn, reverseOrder=True, maxResults=1)
+    last = _call(
+        "GetExecutionHistory",
+        client.get_execution_history,
+        executionArn=arn,
+        reverseOrder=True,
+        maxResults=1,
+    )
     for event in last.get("events", []):
         for key, details in event.items():
             if key.endswith("EventDetails") and isinstance(details, dict):
@@ -156,7 +169,9 @@ def input_key(text: str | None) -> str | None:
     return value.get("s3_key") if isinstance(value, dict) else None
 
 
-def execution_arn(client: Any, settings: Settings, name_or_arn: str, state_machine: str | None = None) -> str:
+def execution_arn(
+    client: Any, settings: Settings, name_or_arn: str, state_machine: str | None = None
+) -> str:
     """An execution's ARN from its ARN or its name on the workflow's state machine."""
     if name_or_arn.startswith("arn:"):
         return name_or_arn
@@ -165,12 +180,17 @@ def execution_arn(client: Any, settings: Settings, name_or_arn: str, state_machi
     return machine.replace(":stateMachine:", ":execution:", 1) + f":{name_or_arn}"
 
 
-def load_execution(client: Any, arn: str, summary: ExecutionSummary | None = None) -> ExecutionRecord:
+def load_execution(
+    client: Any, arn: str, summary: ExecutionSummary | None = None
+) -> ExecutionRecord:
     """Describe the execution (unless `summary` already does), read its whole history and the definition it ran."""
     summary = summary or describe_execution(client, arn)
     pages = client.get_paginator("get_execution_history").paginate(executionArn=arn)
     events = [ev for page in _call("GetExecutionHistory", list, pages) for ev in page["events"]]
-    machine = _call("DescribeStateMachineForExecution",
-                    client.describe_state_machine_for_execution, executionArn=arn)
+    machine = _call(
+        "DescribeStateMachineForExecution",
+        client.describe_state_machine_for_execution,
+        executionArn=arn,
+    )
     definition = json.loads(machine["definition"])
     return ExecutionRecord(summary, definition, events, state_rows(events))

@@ -17,24 +17,39 @@ from harness.executions.api import (
 )
 from harness.executions.render import print_executions, print_states, record_json, write_views
 
-_TARGET = click.option("--target", type=click.Choice(["local", "aws"]), default=None,
-                       help="default: HARNESS_TARGET or local")
-_MACHINE = click.option("--state-machine", default=None, metavar="NAME",
-                        help="default: SCONES_STATE_MACHINE (scones-workflow)")
+_TARGET = click.option(
+    "--target",
+    type=click.Choice(["local", "aws"]),
+    default=None,
+    help="default: HARNESS_TARGET or local",
+)
+_MACHINE = click.option(
+    "--state-machine",
+    default=None,
+    metavar="NAME",
+    help="default: SCONES_STATE_MACHINE (scones-workflow)",
+)
 
 
 @click.command()
 @_TARGET
-@click.option("--status", type=click.Choice(STATUSES, case_sensitive=False), default=None,
-              help="only executions with this status")
+@click.option(
+    "--status",
+    type=click.Choice(STATUSES, case_sensitive=False),
+    default=None,
+    help="only executions with this status",
+)
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @_MACHINE
 @click.option("--json", "as_json", is_flag=True, help="print JSON for scripts")
-def executions(target: str | None, status: str | None, limit: int, state_machine: str | None,
-               as_json: bool) -> None:
+def executions(
+    target: str | None, status: str | None, limit: int, state_machine: str | None, as_json: bool
+) -> None:
     """List recent executions, newest first."""
     settings = Settings.from_env(target=target, state_machine_name=state_machine or None)
-    items = list_executions(stepfunctions_client(settings), settings.state_machine_name, status, limit)
+    items = list_executions(
+        stepfunctions_client(settings), settings.state_machine_name, status, limit
+    )
     if as_json:
         click.echo(json.dumps([item.to_dict() for item in items], indent=2))
         return
@@ -49,11 +64,22 @@ def executions(target: str | None, status: str | None, limit: int, state_machine
 @_TARGET
 @_MACHINE
 @click.option("--json", "as_json", is_flag=True, help="print the state rows as JSON")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="where the graph and HTML go (default: HARNESS_STATE_DIR/executions)")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="where the graph and HTML go (default: HARNESS_STATE_DIR/executions)",
+)
 @click.option("--no-png", is_flag=True, help="write the SVG only")
-def show(execution: str, target: str | None, state_machine: str | None, as_json: bool,
-         out_dir: Path | None, no_png: bool) -> None:
+def show(
+    execution: str,
+    target: str | None,
+    state_machine: str | None,
+    as_json: bool,
+    out_dir: Path | None,
+    no_png: bool,
+) -> None:
     """Show one execution (name or ARN): the table view, and write its graph."""
     settings = Settings.from_env(target=target, state_machine_name=state_machine or None)
     client = stepfunctions_client(settings)

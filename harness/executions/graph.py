@@ -116,7 +116,9 @@ def ranks(definition: Mapping[str, Any], all_edges: list[Edge]) -> dict[str, int
     return rank
 
 
-def layout(definition: Mapping[str, Any]) -> tuple[dict[str, tuple[float, float]], list[Edge], float]:
+def layout(
+    definition: Mapping[str, Any],
+) -> tuple[dict[str, tuple[float, float]], list[Edge], float]:
     """Node centres in inches (y grows downwards), the edges, and the box width."""
     all_edges = edges(definition)
     rank = ranks(definition, all_edges)
@@ -141,9 +143,7 @@ def _first_parent_index(node: str, all_edges: list[Edge]) -> int:
     return len(all_edges) * 2
 
 
-def draw(
-    definition: Mapping[str, Any], outcomes: Mapping[str, Outcome], title: str = ""
-) -> Figure:
+def draw(definition: Mapping[str, Any], outcomes: Mapping[str, Outcome], title: str = "") -> Figure:
     """The definition as a matplotlib Figure, each state coloured by its outcome."""
     centres, all_edges, box_w = layout(definition)
     xs = [x for x, _ in centres.values()]
@@ -158,21 +158,35 @@ def draw(
     ax.set_ylim(bottom, top)  # y downwards: Start at the top
     ax.set_axis_off()
     if title:
-        ax.text((left + right) / 2, top + 0.25, title, ha="center", va="center", fontsize=10,
-                fontweight="bold", gid="title")
+        ax.text(
+            (left + right) / 2,
+            top + 0.25,
+            title,
+            ha="center",
+            va="center",
+            fontsize=10,
+            fontweight="bold",
+            gid="title",
+        )
 
     shapes = {}
     for node, (x, y) in centres.items():
         if node in (START, END):
-            shape = Circle((x, y), 0.16, facecolor="#424242", edgecolor="#424242", gid=node.strip("_"))
+            shape = Circle(
+                (x, y), 0.16, facecolor="#424242", edgecolor="#424242", gid=node.strip("_")
+            )
             ax.text(x + 0.25, y, "Start" if node == START else "End", va="center", fontsize=8)
         else:
             outcome = outcomes.get(node, Outcome(NOT_REACHED, 0))
             shape = FancyBboxPatch(
-                (x - box_w / 2, y - _BOX_H / 2), box_w, _BOX_H,
+                (x - box_w / 2, y - _BOX_H / 2),
+                box_w,
+                _BOX_H,
                 boxstyle="round,pad=0,rounding_size=0.08",
                 facecolor=COLOURS.get(outcome.status, COLOURS[NOT_REACHED]),
-                edgecolor="#424242", linewidth=1.0, gid=svg_id("state", node),
+                edgecolor="#424242",
+                linewidth=1.0,
+                gid=svg_id("state", node),
             )
             _label(ax, node, definition["States"][node], outcome, x, y)
         ax.add_patch(shape)
@@ -182,20 +196,40 @@ def draw(
         _arrow(ax, edge, centres, shapes)
     ax.legend(
         handles=[Patch(facecolor=c, edgecolor="#424242", label=s) for s, c in COLOURS.items()],
-        loc="lower center", ncol=len(COLOURS), fontsize=7, frameon=False,
-        bbox_to_anchor=(0.5, 0.0), handlelength=1.2, columnspacing=0.8,
+        loc="lower center",
+        ncol=len(COLOURS),
+        fontsize=7,
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.0),
+        handlelength=1.2,
+        columnspacing=0.8,
     )
     return fig
 
 
 def _label(ax, name: str, state: Mapping[str, Any], outcome: Outcome, x: float, y: float) -> None:
-    ax.text(x, y - 0.12, name, ha="center", va="center", fontsize=9, fontweight="bold",
-            gid=svg_id("name", name))
+    ax.text(
+        x,
+        y - 0.12,
+        name,
+        ha="center",
+        va="center",
+        fontsize=9,
+        fontweight="bold",
+        gid=svg_id("name", name),
+    )
     detail = f"{state.get('Type', '?')} · {outcome.status}"
     ax.text(x, y + 0.1, detail, ha="center", va="center", fontsize=7, gid=svg_id("status", name))
     if state.get("Type") in ("Task", "Parallel", "Map") or outcome.retries:
-        ax.text(x, y + 0.26, f"retries: {outcome.retries}", ha="center", va="center", fontsize=7,
-                gid=svg_id("retries", name))
+        ax.text(
+            x,
+            y + 0.26,
+            f"retries: {outcome.retries}",
+            ha="center",
+            va="center",
+            fontsize=7,
+            gid=svg_id("retries", name),
+        )
 
 
 def _arrow(ax, edge: Edge, centres, shapes) -> None:
@@ -203,20 +237,38 @@ def _arrow(ax, edge: Edge, centres, shapes) -> None:
     downwards = y1 > y0
     skips = downwards and (y1 - y0) > _ROW_H * 1.5 and abs(x1 - x0) < 0.01
     rad = 0.0 if downwards and not skips else (0.35 if downwards else -0.5)
-    style = {"catch": ("--", "#e65100"), "choice": ("-", "#1565c0")}.get(edge.kind, ("-", "#424242"))
+    style = {"catch": ("--", "#e65100"), "choice": ("-", "#1565c0")}.get(
+        edge.kind, ("-", "#424242")
+    )
     arrow = FancyArrowPatch(
-        (x0, y0), (x1, y1), patchA=shapes[edge.source], patchB=shapes[edge.target],
-        arrowstyle="-|>", mutation_scale=12, connectionstyle=f"arc3,rad={rad}",
-        linestyle=style[0], color=style[1], linewidth=1.1, shrinkA=1, shrinkB=1,
+        (x0, y0),
+        (x1, y1),
+        patchA=shapes[edge.source],
+        patchB=shapes[edge.target],
+        arrowstyle="-|>",
+        mutation_scale=12,
+        connectionstyle=f"arc3,rad={rad}",
+        linestyle=style[0],
+        color=style[1],
+        linewidth=1.1,
+        shrinkA=1,
+        shrinkB=1,
     )
     ax.add_patch(arrow)
     if edge.label:
         # the middle of matplotlib's arc3 curve (y is flipped: the axis grows downwards)
         mid_x = (x0 + x1) / 2 - 0.5 * rad * (y1 - y0)
         mid_y = (y0 + y1) / 2 + 0.5 * rad * (x1 - x0)
-        ax.text(mid_x, mid_y, edge.label, ha="center",
-                va="center", fontsize=6.5, color=style[1],
-                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+        ax.text(
+            mid_x,
+            mid_y,
+            edge.label,
+            ha="center",
+            va="center",
+            fontsize=6.5,
+            color=style[1],
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+        )
 
 
 def write_graph(

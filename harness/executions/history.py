@@ -120,7 +120,9 @@ def elide_images(value: Any) -> Any:
     """The value with base64 image bytes replaced by a short marker (the `image_data` field)."""
     if isinstance(value, dict):
         return {
-            key: _elided(item) if key == "image_data" and isinstance(item, str) else elide_images(item)
+            key: _elided(item)
+            if key == "image_data" and isinstance(item, str)
+            else elide_images(item)
             for key, item in value.items()
         }
     if isinstance(value, list):
@@ -177,7 +179,9 @@ def state_rows(events: Iterable[dict[str, Any]]) -> list[StateRow]:
         kind, details = ev["type"], event_details(ev)
         when = as_datetime(ev["timestamp"])
         if kind.endswith("StateEntered"):
-            entry = _Entry(details.get("name", "?"), kind[: -len("StateEntered")], when, details.get("input"))
+            entry = _Entry(
+                details.get("name", "?"), kind[: -len("StateEntered")], when, details.get("input")
+            )
             entries.append(entry)
             open_entries.append(entry)
             owner[ev["id"]] = entry
@@ -215,7 +219,9 @@ def state_rows(events: Iterable[dict[str, Any]]) -> list[StateRow]:
     for index, entry in enumerate(entries):
         entered_later = index + 1 < len(entries)
         status = _status(entry, entered_later, execution_ended)
-        duration = (entry.end - entry.start).total_seconds() if entry.end and status != RUNNING else None
+        duration = (
+            (entry.end - entry.start).total_seconds() if entry.end and status != RUNNING else None
+        )
         failed = status in (FAILED, CAUGHT)
         rows.append(
             StateRow(

@@ -24,9 +24,16 @@ from harness.executions.graph import COLOURS, write_graph
 from harness.executions.history import cause_text, shorten, state_outcomes
 
 _RICH_STATUS = {
-    "SUCCEEDED": "green", "FAILED": "red", "TIMED_OUT": "red", "ABORTED": "red",
-    "RUNNING": "blue", "succeeded": "green", "failed": "red", "caught": "dark_orange",
-    "running": "blue", "not reached": "grey50",
+    "SUCCEEDED": "green",
+    "FAILED": "red",
+    "TIMED_OUT": "red",
+    "ABORTED": "red",
+    "RUNNING": "blue",
+    "succeeded": "green",
+    "failed": "red",
+    "caught": "dark_orange",
+    "running": "blue",
+    "not reached": "grey50",
 }
 
 
@@ -43,8 +50,11 @@ def executions_table(items: Iterable[ExecutionSummary], title: str = "") -> Tabl
     for item in items:
         colour = _RICH_STATUS.get(item.status, "")
         table.add_row(
-            item.name, item.input_key or "-", f"[{colour}]{item.status}[/]" if colour else item.status,
-            item.error or "", duration_text(item.duration_s),
+            item.name,
+            item.input_key or "-",
+            f"[{colour}]{item.status}[/]" if colour else item.status,
+            item.error or "",
+            duration_text(item.duration_s),
             item.start.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
         )
     return table
@@ -52,22 +62,42 @@ def executions_table(items: Iterable[ExecutionSummary], title: str = "") -> Tabl
 
 def states_table(record: ExecutionRecord, width: int = 90) -> Table:
     s = record.summary
-    title = " · ".join(part for part in (s.name, s.status, duration_text(s.duration_s), s.input_key) if part)
+    title = " · ".join(
+        part for part in (s.name, s.status, duration_text(s.duration_s), s.input_key) if part
+    )
     table = Table(title=title, header_style="bold", show_lines=True)
-    for column in ("state", "type", "status", "started", "duration", "retries", "input", "output", "error"):
+    for column in (
+        "state",
+        "type",
+        "status",
+        "started",
+        "duration",
+        "retries",
+        "input",
+        "output",
+        "error",
+    ):
         table.add_column(column, overflow="fold")
     for row in record.rows:
         colour = _RICH_STATUS.get(row.status, "")
         error = f"{row.error}: {cause_text(row.cause) or ''}" if row.error else ""
         table.add_row(
-            row.name, row.type, f"[{colour}]{row.status}[/]", row.start.strftime("%H:%M:%S.%f")[:-3],
-            duration_text(row.duration_s), str(row.retries), shorten(row.input, width) or "",
-            shorten(row.output, width) or "", error,
+            row.name,
+            row.type,
+            f"[{colour}]{row.status}[/]",
+            row.start.strftime("%H:%M:%S.%f")[:-3],
+            duration_text(row.duration_s),
+            str(row.retries),
+            shorten(row.input, width) or "",
+            shorten(row.output, width) or "",
+            error,
         )
     return table
 
 
-def print_executions(items: list[ExecutionSummary], title: str = "", console: Console | None = None) -> None:
+def print_executions(
+    items: list[ExecutionSummary], title: str = "", console: Console | None = None
+) -> None:
     (console or Console()).print(executions_table(items, title))
 
 
@@ -92,8 +122,13 @@ def write_views(record: ExecutionRecord, out_dir: Path, png: bool = True) -> Vie
     stem = safe_name(record.summary.name)
     files = ViewFiles(out_dir / f"{stem}.html", out_dir / f"{stem}.svg", out_dir / f"{stem}.png")
     title = f"{record.summary.name} · {record.summary.status}"
-    write_graph(record.definition, state_outcomes(record.rows), files.svg,
-                files.png if png else None, title=title)
+    write_graph(
+        record.definition,
+        state_outcomes(record.rows),
+        files.svg,
+        files.png if png else None,
+        title=title,
+    )
     files.html.write_text(execution_html(record, files), encoding="utf-8")
     return files
 
@@ -102,11 +137,13 @@ def execution_html(record: ExecutionRecord, files: ViewFiles) -> str:
     s = record.summary
     esc = html.escape
     svg = files.svg.read_text(encoding="utf-8")
-    svg = svg[svg.index("<svg"):]  # inline: drop the XML prolog and doctype
+    svg = svg[svg.index("<svg") :]  # inline: drop the XML prolog and doctype
     rows = []
     for row in record.rows:
         colour = COLOURS.get(row.status, "#ffffff")
-        error = f"<b>{esc(row.error)}</b><br>{esc(cause_text(row.cause) or '')}" if row.error else ""
+        error = (
+            f"<b>{esc(row.error)}</b><br>{esc(cause_text(row.cause) or '')}" if row.error else ""
+        )
         rows.append(
             f"<tr><td>{esc(row.name)}</td><td>{esc(row.type)}</td>"
             f'<td style="background:{colour}">{esc(row.status)}</td>'
@@ -115,9 +152,13 @@ def execution_html(record: ExecutionRecord, files: ViewFiles) -> str:
             f"<td><code>{esc(row.output or '')}</code></td><td>{error}</td></tr>"
         )
     facts = [
-        ("status", s.status), ("input image", s.input_key or "-"), ("started", s.start.isoformat()),
-        ("duration", duration_text(s.duration_s)), ("error", s.error or "-"),
-        ("cause", cause_text(s.cause) or "-"), ("ARN", s.arn),
+        ("status", s.status),
+        ("input image", s.input_key or "-"),
+        ("started", s.start.isoformat()),
+        ("duration", duration_text(s.duration_s)),
+        ("error", s.error or "-"),
+        ("cause", cause_text(s.cause) or "-"),
+        ("ARN", s.arn),
     ]
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{esc(s.name)}</title>
@@ -143,11 +184,13 @@ code {{ word-break: break-all; font-size: 0.9em; }}
 
 def record_json(record: ExecutionRecord, files: ViewFiles | None = None) -> dict[str, Any]:
     """What `harness show --json` prints."""
-    out: dict[str, Any] = {"execution": record.summary.to_dict(), "states": [r.to_dict() for r in record.rows]}
+    out: dict[str, Any] = {
+        "execution": record.summary.to_dict(),
+        "states": [r.to_dict() for r in record.rows],
+    }
     if files is not None:
         out["views"] = {"html": str(files.html), "svg": str(files.svg), "png": str(files.png)}
     return out
-
 
 
 def write_execution_views(

@@ -14,15 +14,24 @@ from harness import clients
 from harness.config import Settings
 from harness.errors import HarnessError
 
-_TARGET = click.option("--target", type=click.Choice(["local", "aws"]), default=None,
-                       help="default: HARNESS_TARGET or local")
+_TARGET = click.option(
+    "--target",
+    type=click.Choice(["local", "aws"]),
+    default=None,
+    help="default: HARNESS_TARGET or local",
+)
 
 
 @click.command()
 @click.argument("image")
 @_TARGET
-@click.option("--timeout", type=click.FloatRange(1), default=120, show_default=True,
-              help="seconds to wait for the execution")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1),
+    default=120,
+    show_default=True,
+    help="seconds to wait for the execution",
+)
 def run(image: str, target: str | None, timeout: float) -> None:
     """Run the workflow on IMAGE (a local image file, uploaded first, or s3://BUCKET/KEY).
     Prints the execution's table and where its graph is; exits 1 unless it SUCCEEDED."""
@@ -40,15 +49,24 @@ def run(image: str, target: str | None, timeout: float) -> None:
         obj = upload(settings, Path(image))
         console.print(f"uploaded {image} to {obj.uri}")
     sfn = stepfunctions_client(settings)
-    result = run_execution(sfn, state_machine_arn(sfn, settings.state_machine_name), obj.bucket, obj.key,
-                           timeout=timeout)
+    result = run_execution(
+        sfn,
+        state_machine_arn(sfn, settings.state_machine_name),
+        obj.bucket,
+        obj.key,
+        timeout=timeout,
+    )
     record = load_execution(sfn, result.arn)
     files = write_views(record, settings.state_dir / "executions")
     print_states(record, console)
     colour = "green" if result.status == "SUCCEEDED" else "red"
-    detail = f"{result.label} {result.confidence:.3f}" if result.confidence is not None else result.error
-    console.print(f"[{colour}]{result.status}[/] {result.name} on {obj.uri}: {detail} "
-                  f"in {result.seconds * 1000:.0f} ms")
+    detail = (
+        f"{result.label} {result.confidence:.3f}" if result.confidence is not None else result.error
+    )
+    console.print(
+        f"[{colour}]{result.status}[/] {result.name} on {obj.uri}: {detail} "
+        f"in {result.seconds * 1000:.0f} ms"
+    )
     console.print(f"graph: {files.svg}\npage:  {files.html}", highlight=False)
     if result.status != "SUCCEEDED":
         sys.exit(1)
@@ -58,15 +76,22 @@ def _require_object(settings: Settings, obj) -> None:
     try:
         clients.client(settings, "s3").head_object(Bucket=obj.bucket, Key=obj.key)
     except ClientError as exc:
-        raise HarnessError(f"{obj.uri} cannot be read ({exc.response['Error'].get('Code')}).",
-                           "check the bucket and key, or give a local image file instead") from exc
+        raise HarnessError(
+            f"{obj.uri} cannot be read ({exc.response['Error'].get('Code')}).",
+            "check the bucket and key, or give a local image file instead",
+        ) from exc
 
 
 @click.command()
 @click.argument("function")
 @_TARGET
-@click.option("--event", "event_source", default=None, metavar="FILE|-",
-              help="the event as JSON (default: the workflow's input for the first test image)")
+@click.option(
+    "--event",
+    "event_source",
+    default=None,
+    metavar="FILE|-",
+    help="the event as JSON (default: the workflow's input for the first test image)",
+)
 def invoke(function: str, target: str | None, event_source: str | None) -> None:
     """Invoke one deployed FUNCTION (its name or lambdas/ folder) with an event; prints the
     payload, the function error and its log tail. Exits 1 on a function error."""
@@ -79,10 +104,13 @@ def invoke(function: str, target: str | None, event_source: str | None) -> None:
     result = invoke_function(settings, function, read_event(event_source, settings, first_key))
     console = Console()
     console.rule(f"{result.function}: payload")
-    console.print_json(json.dumps(result.payload)) if not isinstance(result.payload, str) else console.print(
-        result.payload, markup=False)
+    console.print_json(json.dumps(result.payload)) if not isinstance(
+        result.payload, str
+    ) else console.print(result.payload, markup=False)
     if result.function_error:
-        console.print(f"[red]function error ({result.function_error}): {result.error_type or ''}[/]")
+        console.print(
+            f"[red]function error ({result.function_error}): {result.error_type or ''}[/]"
+        )
     console.rule("log tail")
     console.print(result.log_tail.rstrip() or "(no log returned)", markup=False, highlight=False)
     if result.function_error:

@@ -27,7 +27,11 @@ class Invocation:
 
     @property
     def error_type(self) -> str | None:
-        return self.payload.get("errorType") if self.function_error and isinstance(self.payload, dict) else None
+        return (
+            self.payload.get("errorType")
+            if self.function_error and isinstance(self.payload, dict)
+            else None
+        )
 
 
 def known_functions(settings: Settings) -> list[str]:
@@ -37,10 +41,16 @@ def known_functions(settings: Settings) -> list[str]:
 def function_name(settings: Settings, name: str) -> str:
     """The deployed name of one of the workflow's functions, given it or its lambdas/ folder."""
     known = known_functions(settings)
-    for candidate in (name, settings.function_name(name), settings.function_name(name.replace("-", "_"))):
+    for candidate in (
+        name,
+        settings.function_name(name),
+        settings.function_name(name.replace("-", "_")),
+    ):
         if candidate in known:
             return candidate
-    raise HarnessError(f"{name!r} is not one of the workflow's functions.", f"use one of: {', '.join(known)}")
+    raise HarnessError(
+        f"{name!r} is not one of the workflow's functions.", f"use one of: {', '.join(known)}"
+    )
 
 
 def read_event(source: str | None, settings: Settings, first_key: str) -> dict[str, Any]:
@@ -53,25 +63,35 @@ def read_event(source: str | None, settings: Settings, first_key: str) -> dict[s
     else:
         path = Path(source)
         if not path.is_file():
-            raise HarnessError(f"No such event file: {path}.", "give a JSON file, or - to read stdin")
+            raise HarnessError(
+                f"No such event file: {path}.", "give a JSON file, or - to read stdin"
+            )
         text, where = path.read_text(), str(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise HarnessError(f"The event in {where} is not JSON ({exc}).", "an event is one JSON document") from exc
+        raise HarnessError(
+            f"The event in {where} is not JSON ({exc}).", "an event is one JSON document"
+        ) from exc
 
 
 def invoke(settings: Settings, name: str, event: Any, client=None) -> Invocation:
     function = function_name(settings, name)
     lam = client or clients.client(settings, "lambda", read_timeout=960)  # Lambda's 15 min limit
     try:
-        response = lam.invoke(FunctionName=function, Payload=json.dumps(event).encode(), LogType="Tail")
+        response = lam.invoke(
+            FunctionName=function, Payload=json.dumps(event).encode(), LogType="Tail"
+        )
     except ClientError as exc:
         error = exc.response["Error"]
         if error.get("Code") == "ResourceNotFoundException":
-            raise HarnessError(f"{function} is not deployed on the {settings.target} target.",
-                               "run `make local-up` (or `make deploy-aws` for AWS) first") from exc
-        raise HarnessError(f"Invoke {function} failed: {error.get('Code')}: {error.get('Message')}") from exc
+            raise HarnessError(
+                f"{function} is not deployed on the {settings.target} target.",
+                "run `make local-up` (or `make deploy-aws` for AWS) first",
+            ) from exc
+        raise HarnessError(
+            f"Invoke {function} failed: {error.get('Code')}: {error.get('Message')}"
+        ) from exc
     raw = response["Payload"].read().decode("utf-8", "replace")
     try:
         payload = json.loads(raw)

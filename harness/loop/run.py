@@ -42,7 +42,9 @@ def read_image(path: Path) -> tuple[bytes, str, str]:
     Pillow reads (GIF, BMP, TIFF, WebP, ...) converted to PNG, which the endpoint takes. A
     missing file or a non-image is refused here, before anything is uploaded."""
     if not path.is_file():
-        raise HarnessError(f"No such file: {path}.", "give the path of an image file, or s3://BUCKET/KEY")
+        raise HarnessError(
+            f"No such file: {path}.", "give the path of an image file, or s3://BUCKET/KEY"
+        )
     data = path.read_bytes()
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -53,10 +55,14 @@ def read_image(path: Path) -> tuple[bytes, str, str]:
             png = io.BytesIO()
             image.convert("RGB").save(png, format="PNG")
     except UnidentifiedImageError as exc:
-        raise HarnessError(f"{path} is not an image ({len(data)} bytes in no format Pillow knows).",
-                           "give a PNG, JPEG, GIF, BMP, TIFF or WebP file") from exc
+        raise HarnessError(
+            f"{path} is not an image ({len(data)} bytes in no format Pillow knows).",
+            "give a PNG, JPEG, GIF, BMP, TIFF or WebP file",
+        ) from exc
     except (OSError, SyntaxError, ValueError) as exc:  # a known format, but broken
-        raise HarnessError(f"{path} is a damaged image: {exc}.", "give a complete image file") from exc
+        raise HarnessError(
+            f"{path} is a damaged image: {exc}.", "give a complete image file"
+        ) from exc
     return png.getvalue(), "image/png", f"{path.stem}.png"
 
 

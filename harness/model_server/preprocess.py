@@ -39,6 +39,4 @@ def to_input(
 def metadata_input(image: Image.Image, metadata: Mapping[str, Any]) -> np.ndarray:
     """`to_input` with the size and normalization that a parsed metadata.json names."""
     spec, norm = metadata["input"], metadata["normalization"]
-    return to_input(
-        image, spec["width"], spec["height"], norm["scale"], norm["mean"], norm["std"]
-    )
+    return to_input(image, spec["width"], spec["height"], norm["scale"], norm["mean"], norm["std"])

@@ -65,7 +65,10 @@ def do_monitor(
         return MonitorResult(summary, None)
     out = out or REPO_ROOT / "reports" / f"monitor-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     if execution_views:
-        executions = [*(executions or []), *_execution_links(settings, Path(out), execution_views, console)]
+        executions = [
+            *(executions or []),
+            *_execution_links(settings, Path(out), execution_views, console),
+        ]
     write_report(summary, capture, Path(out), labels, base, executions)
     index = Path(out) / "index.html"
     print_summary(summary, index, console)

@@ -29,7 +29,9 @@ def down() -> None:
 
 
 @click.command()
-@click.option("--check", is_flag=True, help="check the machine instead: python, data, model, ports, docker")
+@click.option(
+    "--check", is_flag=True, help="check the machine instead: python, data, model, ports, docker"
+)
 def status(check: bool) -> None:
     """Show what runs where."""
     settings = Settings.from_env()

@@ -33,7 +33,9 @@ def _docker(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
     if shutil.which("docker") is None:
         return subprocess.CompletedProcess(args, 127, "", "docker: command not found")
     try:
-        return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
     except (subprocess.TimeoutExpired, OSError) as exc:
         return subprocess.CompletedProcess(args, 1, "", str(exc))
 
@@ -49,7 +51,9 @@ def _compose_env(settings: Settings, model_dir) -> dict[str, str]:
 
 def _compose(settings: Settings, model_dir, *args: str) -> int:
     command = ["docker", "compose", "-f", str(COMPOSE_FILE), *args]
-    return subprocess.run(command, cwd=REPO_ROOT, env=_compose_env(settings, model_dir), check=False).returncode
+    return subprocess.run(
+        command, cwd=REPO_ROOT, env=_compose_env(settings, model_dir), check=False
+    ).returncode
 
 
 def needs_auth_token(image: str, token: str) -> bool:
@@ -74,8 +78,13 @@ def preflight(settings: Settings) -> None:
             "set LOCALSTACK_AUTH_TOKEN (a free non-commercial plan exists), or leave LOCALSTACK_IMAGE "
             "at its default localstack/localstack:4.14.0, the last tag that runs without one",
         )
-    network = _docker("network", "inspect", settings.docker_network, "--format",
-                      '{{index .Labels "com.docker.compose.project"}}')
+    network = _docker(
+        "network",
+        "inspect",
+        settings.docker_network,
+        "--format",
+        '{{index .Labels "com.docker.compose.project"}}',
+    )
     if network.returncode == 0 and network.stdout.strip() != PROJECT:
         raise HarnessError(
             f"The Docker network {settings.docker_network!r} exists and is not this stack's.",
@@ -95,30 +104,49 @@ def start(settings: Settings, model_dir) -> None:
 
 def _unhealthy_services(settings: Settings, model_dir) -> list[str]:
     command = ["docker", "compose", "-f", str(COMPOSE_FILE), "ps", "--all", "--format", "json"]
-    result = subprocess.run(command, cwd=REPO_ROOT, env=_compose_env(settings, model_dir),
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        command,
+        cwd=REPO_ROOT,
+        env=_compose_env(settings, model_dir),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     rows = []
     for line in result.stdout.splitlines():  # one object a line; older Compose, one array
         if line.strip().startswith(("{", "[")):
             parsed = json.loads(line)
             rows.extend(parsed if isinstance(parsed, list) else [parsed])
-    return [row["Service"] for row in rows
-            if row.get("State") != "running" or row.get("Health") not in ("", "healthy")]
+    return [
+        row["Service"]
+        for row in rows
+        if row.get("State") != "running" or row.get("Health") not in ("", "healthy")
+    ]
 
 
 def _why_not_up(unhealthy: list[str]) -> tuple[str, str]:
     causes = "docs/docker.md lists the usual causes"
     if "localstack" in unhealthy:
-        return ("LocalStack did not become healthy in time (the stack was taken down again).",
-                (f"read `docker compose logs localstack`; an image newer than 4.14.0 needs "
-                f"LOCALSTACK_AUTH_TOKEN; {causes}"))
+        return (
+            "LocalStack did not become healthy in time (the stack was taken down again).",
+            (
+                f"read `docker compose logs localstack`; an image newer than 4.14.0 needs "
+                f"LOCALSTACK_AUTH_TOKEN; {causes}"
+            ),
+        )
     if unhealthy:
         names = ", ".join(unhealthy)
-        return (f"docker compose could not start {names} (the stack was taken down again).",
-                f"read `docker compose logs {unhealthy[0]}`; {causes}")
-    return ("`docker compose up` failed (the stack was taken down again).",
-            (f"see the compose output above; {causes} (LocalStack auth token, ports in use, "
-            f"the network name taken, ARM machines)"))
+        return (
+            f"docker compose could not start {names} (the stack was taken down again).",
+            f"read `docker compose logs {unhealthy[0]}`; {causes}",
+        )
+    return (
+        "`docker compose up` failed (the stack was taken down again).",
+        (
+            f"see the compose output above; {causes} (LocalStack auth token, ports in use, "
+            f"the network name taken, ARM machines)"
+        ),
+    )
 
 
 def stop(settings: Settings, model_dir) -> None:

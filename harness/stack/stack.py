@@ -47,8 +47,10 @@ def require_running(settings: Settings) -> StackState:
 def preflight(settings: Settings) -> None:
     storage.require_model(settings)
     storage.test_images(settings.data_dir)
-    ports = [("AWS emulator", settings.aws_port, "HARNESS_AWS_PORT"),
-             ("model server", settings.model_server_port, "MODEL_SERVER_PORT")]
+    ports = [
+        ("AWS emulator", settings.aws_port, "HARNESS_AWS_PORT"),
+        ("model server", settings.model_server_port, "MODEL_SERVER_PORT"),
+    ]
     if settings.mode == "docker":
         ports.append(("SageMaker control plane", settings.sagemaker_api_port, "SAGEMAKER_API_PORT"))
     for what, port, variable in ports:
@@ -112,7 +114,9 @@ def up(settings: Settings, console: Console | None = None) -> StackState:
 def _for_mode(settings: Settings, mode: str) -> Settings:
     if mode == "docker" and not settings.lambda_model_server_url:
         # Lambda containers reach the endpoint by its compose service name
-        return settings.replace(mode=mode, lambda_model_server_url=compose.MODEL_SERVER_URL_IN_NETWORK)
+        return settings.replace(
+            mode=mode, lambda_model_server_url=compose.MODEL_SERVER_URL_IN_NETWORK
+        )
     return settings.replace(mode=mode)
 
 
@@ -141,14 +145,29 @@ def print_status(settings: Settings, console: Console | None = None) -> None:
     docker = state is not None and state.mode == "docker"
     aws_services = "S3, IAM, STS, Lambda, Step Functions, CloudWatch Logs"
     rows = [
-        ("AWS APIs", settings.aws_endpoint_url, "/_localstack/health" if docker else embedded.HEALTH_PATH,
-         aws_services if docker else f"{aws_services}, SageMaker control plane"),
-        ("endpoint", settings.model_server_url, "/ping",
-         f"SageMaker endpoint {settings.endpoint_name} + runtime API + Data Capture"),
+        (
+            "AWS APIs",
+            settings.aws_endpoint_url,
+            "/_localstack/health" if docker else embedded.HEALTH_PATH,
+            aws_services if docker else f"{aws_services}, SageMaker control plane",
+        ),
+        (
+            "endpoint",
+            settings.model_server_url,
+            "/ping",
+            f"SageMaker endpoint {settings.endpoint_name} + runtime API + Data Capture",
+        ),
     ]
     if docker:
-        rows.insert(1, ("SageMaker API", settings.replace(mode="docker").sagemaker_api_url,
-                        "/moto-api/data.json", "SageMaker control plane (LocalStack's free edition has none)"))
+        rows.insert(
+            1,
+            (
+                "SageMaker API",
+                settings.replace(mode="docker").sagemaker_api_url,
+                "/moto-api/data.json",
+                "SageMaker control plane (LocalStack's free edition has none)",
+            ),
+        )
     for name, url, probe, role in rows:
         up_now = http_ok(url + probe)
         table.add_row(name, url, "[green]up[/]" if up_now else "[red]down[/]", role)

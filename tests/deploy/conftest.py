@@ -44,15 +44,24 @@ def sources(tmp_path) -> Settings:
     data = tmp_path / "data"
     (data / "test").mkdir(parents=True)
     rows = []
-    for i, name in enumerate(["bicycle_s_000001.png", "motorcycle_s_000002.png", "bike_s_000003.png"]):
+    for i, name in enumerate(
+        ["bicycle_s_000001.png", "motorcycle_s_000002.png", "bike_s_000003.png"]
+    ):
         (data / "test" / name).write_bytes(b"\x89PNG fake " + name.encode())
         rows.append(f"{i}\t{i % 2}\t{name}")
     (data / "test.lst").write_text("\n".join(rows) + "\n")
     model = tmp_path / "model.tar.gz"
     write_model(model, b"onnx-bytes-v1")
-    return Settings(target="aws", region=REGION, bucket="scones-test-bucket", lambdas_dir=lambdas,
-                    state_machine_file=definition, data_dir=data, model_artifact=model,
-                    state_dir=tmp_path / "state")
+    return Settings(
+        target="aws",
+        region=REGION,
+        bucket="scones-test-bucket",
+        lambdas_dir=lambdas,
+        state_machine_file=definition,
+        data_dir=data,
+        model_artifact=model,
+        state_dir=tmp_path / "state",
+    )
 
 
 @pytest.fixture

@@ -24,7 +24,9 @@ def update_endpoint(self):
     endpoint = backend.endpoints[self._get_param("EndpointName")]
     config = backend.describe_endpoint_config(self._get_param("EndpointConfigName"))
     endpoint.endpoint_config_name = config["EndpointConfigName"]
-    endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
+    endpoint.production_variants = endpoint._process_production_variants(
+        config["ProductionVariants"]
+    )
     endpoint.data_capture_config = config.get("DataCaptureConfig")
     return ActionResult({"EndpointArn": endpoint.arn})
 
@@ -64,10 +66,16 @@ class FakeImages:
     def push(self, repository, tag=None, stream=False, decode=False, auth_config=None):
         self.pushes.append({"repository": repository, "tag": tag, "auth_config": auth_config})
         name = repository.split("/", 1)[1]
-        manifest = json.dumps({"schemaVersion": 2, "mediaType": MANIFEST_TYPE,
-                               "config": {"digest": "sha256:" + self.content}})
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": MANIFEST_TYPE,
+                "config": {"digest": "sha256:" + self.content},
+            }
+        )
         boto3.client("ecr", region_name=REGION).put_image(
-            repositoryName=name, imageManifest=manifest, imageTag=tag)
+            repositoryName=name, imageManifest=manifest, imageTag=tag
+        )
         return iter([{"status": "Pushing"}, {"status": f"{tag}: digest: sha256:abc size: 1"}])
 
 

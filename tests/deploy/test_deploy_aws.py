@@ -34,12 +34,26 @@ def deployed(aws, sources, docker_client):
 def test_first_deploy_creates_every_resource(deployed, sources, docker_client):
     assert deployed.changes and all(c.action == CREATE for c in deployed.changes)
     kinds = {c.kind for c in deployed.changes}
-    assert kinds >= {"s3 bucket", "test images", "model artifact", "ecr repository", "container image",
-                     "iam role", "sagemaker model", "endpoint config", "sagemaker endpoint",
-                     "lambda function", "state machine"}
+    assert kinds >= {
+        "s3 bucket",
+        "test images",
+        "model artifact",
+        "ecr repository",
+        "container image",
+        "iam role",
+        "sagemaker model",
+        "endpoint config",
+        "sagemaker endpoint",
+        "lambda function",
+        "state machine",
+    }
     s3 = boto3.client("s3", region_name=REGION)
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=sources.bucket)["Contents"]}
-    assert {"test/bicycle_s_000001.png", "test/motorcycle_s_000002.png", "test/bike_s_000003.png"} <= keys
+    assert {
+        "test/bicycle_s_000001.png",
+        "test/motorcycle_s_000002.png",
+        "test/bike_s_000003.png",
+    } <= keys
     assert any(k.startswith("models/") and k.endswith("/model.tar.gz") for k in keys)
     # the image was pushed once, with the ECR token's credentials
     (push,) = docker_client.images.pushes
@@ -61,7 +75,9 @@ def test_endpoint_has_data_capture_and_the_pushed_image(deployed, sources):
     assert variant["InstanceType"] == "ml.m5.xlarge" and variant["InitialInstanceCount"] == 1
     model = sm.describe_model(ModelName=variant["ModelName"])
     assert model["PrimaryContainer"]["Image"] == deployed.image_uri
-    assert deployed.image_uri.startswith(f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/scones-model-server:")
+    assert deployed.image_uri.startswith(
+        f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/scones-model-server:"
+    )
     assert model["PrimaryContainer"]["ModelDataUrl"].startswith(f"s3://{sources.bucket}/models/")
     assert model["ExecutionRoleArn"].endswith(f":role/{role_name_for(sources, 'sagemaker')}")
 
@@ -71,12 +87,17 @@ def role_name_for(settings, purpose):
 
 
 def test_capture_destination_and_sampling_are_configurable(aws, sources, docker_client):
-    settings = sources.replace(capture_s3_uri="s3://elsewhere/capture", capture_sampling_percentage=20)
+    settings = sources.replace(
+        capture_s3_uri="s3://elsewhere/capture", capture_sampling_percentage=20
+    )
     _deploy(settings, docker_client)
     sm = boto3.client("sagemaker", region_name=REGION)
     name = sm.describe_endpoint(EndpointName=settings.endpoint_name)["EndpointConfigName"]
     capture = sm.describe_endpoint_config(EndpointConfigName=name)["DataCaptureConfig"]
-    assert (capture["DestinationS3Uri"], capture["InitialSamplingPercentage"]) == ("s3://elsewhere/capture", 20)
+    assert (capture["DestinationS3Uri"], capture["InitialSamplingPercentage"]) == (
+        "s3://elsewhere/capture",
+        20,
+    )
 
 
 def test_functions_have_no_local_endpoint_in_their_environment(deployed, sources):
@@ -87,12 +108,16 @@ def test_functions_have_no_local_endpoint_in_their_environment(deployed, sources
         assert env == {"ENDPOINT_NAME": sources.endpoint_name, "THRESHOLD": str(sources.threshold)}
         assert not any(m in value for value in env.values() for m in LOCAL_MARKERS)
         assert (config["Handler"], config["Runtime"]) == ("handler.handler", "python3.12")
-        assert config["Role"].endswith(f":role/{role_name_for(sources, spec.folder.replace('_', '-'))}")
+        assert config["Role"].endswith(
+            f":role/{role_name_for(sources, spec.folder.replace('_', '-'))}"
+        )
 
 
 def test_state_machine_gets_the_real_function_arns(deployed, sources):
     sfn = boto3.client("stepfunctions", region_name=REGION)
-    definition = sfn.describe_state_machine(stateMachineArn=deployed.state_machine_arn)["definition"]
+    definition = sfn.describe_state_machine(stateMachineArn=deployed.state_machine_arn)[
+        "definition"
+    ]
     assert "${" not in definition
     for spec in FUNCTIONS:
         arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{sources.function_name(spec.folder)}"
@@ -102,16 +127,23 @@ def test_state_machine_gets_the_real_function_arns(deployed, sources):
 
 def test_every_resource_is_tagged_managed_by_the_harness(deployed, sources):
     key, value = MANAGED_BY
-    lam, sfn = boto3.client("lambda", region_name=REGION), boto3.client("stepfunctions", region_name=REGION)
+    lam, sfn = (
+        boto3.client("lambda", region_name=REGION),
+        boto3.client("stepfunctions", region_name=REGION),
+    )
     sm, iam = boto3.client("sagemaker", region_name=REGION), boto3.client("iam")
     s3, ecr = boto3.client("s3", region_name=REGION), boto3.client("ecr", region_name=REGION)
     for spec in FUNCTIONS:
-        assert lam.get_function(FunctionName=sources.function_name(spec.folder))["Tags"][key] == value
+        assert (
+            lam.get_function(FunctionName=sources.function_name(spec.folder))["Tags"][key] == value
+        )
     tags = [sfn.list_tags_for_resource(resourceArn=deployed.state_machine_arn)["tags"]]
     tags.append(s3.get_bucket_tagging(Bucket=sources.bucket)["TagSet"])
-    for arn in (sm.describe_endpoint(EndpointName=sources.endpoint_name)["EndpointArn"],
-                sm.list_endpoint_configs()["EndpointConfigs"][0]["EndpointConfigArn"],
-                sm.list_models()["Models"][0]["ModelArn"]):
+    for arn in (
+        sm.describe_endpoint(EndpointName=sources.endpoint_name)["EndpointArn"],
+        sm.list_endpoint_configs()["EndpointConfigs"][0]["EndpointConfigArn"],
+        sm.list_models()["Models"][0]["ModelArn"],
+    ):
         tags.append(sm.list_tags(ResourceArn=arn)["Tags"])
     for role in iam.list_roles()["Roles"]:
         tags.append(iam.get_role(RoleName=role["RoleName"])["Role"]["Tags"])
@@ -124,16 +156,23 @@ def test_every_resource_is_tagged_managed_by_the_harness(deployed, sources):
 
 def _policy(sources, purpose):
     iam = boto3.client("iam")
-    return iam.get_role_policy(RoleName=role_name_for(sources, purpose), PolicyName=POLICY_NAME)["PolicyDocument"]
+    return iam.get_role_policy(RoleName=role_name_for(sources, purpose), PolicyName=POLICY_NAME)[
+        "PolicyDocument"
+    ]
 
 
 def _grants(policy):
     out = {}
     for statement in policy["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
         for action in actions:
-            out.setdefault(action, []).extend(statement["Resource"] if isinstance(statement["Resource"], list)
-                                              else [statement["Resource"]])
+            out.setdefault(action, []).extend(
+                statement["Resource"]
+                if isinstance(statement["Resource"], list)
+                else [statement["Resource"]]
+            )
     return out
 
 
@@ -143,9 +182,11 @@ LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
 def test_function_roles_are_least_privilege(deployed, sources):
     bucket_objects = f"arn:aws:s3:::{sources.bucket}/*"
     endpoint = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{sources.endpoint_name}"
-    expected = {"serialize-image-data": {"s3:GetObject": [bucket_objects]},
-                "classify-image": {"sagemaker:InvokeEndpoint": [endpoint]},
-                "filter-inferences": {}}
+    expected = {
+        "serialize-image-data": {"s3:GetObject": [bucket_objects]},
+        "classify-image": {"sagemaker:InvokeEndpoint": [endpoint]},
+        "filter-inferences": {},
+    }
     for spec in FUNCTIONS:
         purpose = spec.folder.replace("_", "-")
         grants = _grants(_policy(sources, purpose))
@@ -154,7 +195,9 @@ def test_function_roles_are_least_privilege(deployed, sources):
             assert sorted(grants.pop(action)) == sorted([group, f"{group}:*"])
         assert grants == expected[purpose], purpose
         trust = boto3.client("iam").get_role(RoleName=role_name_for(sources, purpose))["Role"]
-        assert trust["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+        assert trust["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+            "Service": "lambda.amazonaws.com"
+        }
 
 
 def test_state_machine_role_invokes_exactly_the_three_functions(deployed, sources):
@@ -169,7 +212,10 @@ def test_sagemaker_role_reads_the_model_writes_capture_pulls_its_image(deployed,
     repo = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/scones-model-server"
     assert grants["ecr:BatchGetImage"] == [repo]
     wildcard = {a for a, resources in grants.items() if "*" in resources}
-    assert wildcard == {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"}  # no resource-level ARNs exist
+    assert wildcard == {
+        "ecr:GetAuthorizationToken",
+        "cloudwatch:PutMetricData",
+    }  # no resource-level ARNs exist
 
 
 def test_second_deploy_changes_nothing(deployed, sources, docker_client):
@@ -187,7 +233,9 @@ def test_changed_handler_updates_only_that_function(deployed, sources, docker_cl
     handler.write_text(handler.read_text() + "\n# changed\n")
     again = _deploy(sources, docker_client)
     updates = [c for c in again.changes if c.action != UNCHANGED]
-    assert [(c.action, c.kind, c.name, c.detail) for c in updates] == [(UPDATE, "lambda function", name, "code")]
+    assert [(c.action, c.kind, c.name, c.detail) for c in updates] == [
+        (UPDATE, "lambda function", name, "code")
+    ]
     assert lam.get_function(FunctionName=name)["Configuration"]["CodeSha256"] != before
 
 
@@ -203,7 +251,8 @@ def test_changed_threshold_updates_configuration_in_place(deployed, sources, doc
     updates = {c.name: c.detail for c in again.changes if c.action == UPDATE}
     assert updates == {sources.function_name(s.folder): "Environment" for s in FUNCTIONS}
     env = boto3.client("lambda", region_name=REGION).get_function_configuration(
-        FunctionName=sources.function_name("filter_inferences"))["Environment"]["Variables"]
+        FunctionName=sources.function_name("filter_inferences")
+    )["Environment"]["Variables"]
     assert env["THRESHOLD"] == "0.8"
 
 
@@ -214,7 +263,9 @@ def test_changed_definition_updates_the_state_machine(deployed, sources, docker_
     again = _deploy(sources, docker_client)
     assert _by_name(again)[("state machine", sources.state_machine_name)].action == UPDATE
     sfn = boto3.client("stepfunctions", region_name=REGION)
-    live = json.loads(sfn.describe_state_machine(stateMachineArn=deployed.state_machine_arn)["definition"])
+    live = json.loads(
+        sfn.describe_state_machine(stateMachineArn=deployed.state_machine_arn)["definition"]
+    )
     assert live["Comment"] == "changed"
 
 
@@ -224,8 +275,12 @@ def test_changed_model_goes_through_a_new_endpoint_config(deployed, sources, doc
     write_model(sources.model_artifact, b"onnx-bytes-v2")
     again = _deploy(sources, docker_client)
     actions = {c.kind: c.action for c in again.changes if c.action != UNCHANGED}
-    assert actions == {"model artifact": CREATE, "sagemaker model": CREATE, "endpoint config": CREATE,
-                       "sagemaker endpoint": UPDATE}
+    assert actions == {
+        "model artifact": CREATE,
+        "sagemaker model": CREATE,
+        "endpoint config": CREATE,
+        "sagemaker endpoint": UPDATE,
+    }
     after = sm.describe_endpoint(EndpointName=sources.endpoint_name)
     assert after["EndpointArn"] == before["EndpointArn"]  # updated in place, not replaced
     assert after["EndpointConfigName"] == again.endpoint_config_name != before["EndpointConfigName"]

@@ -35,10 +35,16 @@ def test_local_functions_reach_the_model_server_and_carry_their_code_paths(aws, 
     for spec in FUNCTIONS:
         function = lam.get_function(FunctionName=local.function_name(spec.folder))
         env = function["Configuration"]["Environment"]["Variables"]
-        assert env == {"ENDPOINT_NAME": local.endpoint_name, "THRESHOLD": str(local.threshold),
-                       "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": "http://127.0.0.1:8080"}
+        assert env == {
+            "ENDPOINT_NAME": local.endpoint_name,
+            "THRESHOLD": str(local.threshold),
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": "http://127.0.0.1:8080",
+        }
         paths = function["Tags"][CODE_PATHS_TAG].split(os.pathsep)
-        assert paths == [str((local.lambdas_dir / spec.folder).resolve()), str(local.lambdas_dir.resolve())]
+        assert paths == [
+            str((local.lambdas_dir / spec.folder).resolve()),
+            str(local.lambdas_dir.resolve()),
+        ]
         assert function["Tags"]["managed-by"] == "scones-harness"
 
 
@@ -46,7 +52,8 @@ def test_lambda_model_server_url_overrides_what_functions_see(aws, local):
     settings = local.replace(lambda_model_server_url="http://model-server:8080")
     deploy(settings, _target(settings))
     env = boto3.client("lambda", region_name=REGION).get_function_configuration(
-        FunctionName=settings.function_name("classify_image"))["Environment"]["Variables"]
+        FunctionName=settings.function_name("classify_image")
+    )["Environment"]["Variables"]
     assert env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] == "http://model-server:8080"
 
 
@@ -65,7 +72,9 @@ def test_local_sagemaker_records_answer_describe_calls_like_aws(aws, local):
 def test_local_deploy_without_a_model_artifact_still_records_the_endpoint(aws, local, tmp_path):
     settings = local.replace(model_artifact=tmp_path / "missing.tar.gz")
     outputs = deploy(settings, _target(settings))
-    model = boto3.client("sagemaker", region_name=REGION).describe_model(ModelName=outputs.model_name)
+    model = boto3.client("sagemaker", region_name=REGION).describe_model(
+        ModelName=outputs.model_name
+    )
     assert "ModelDataUrl" not in model["PrimaryContainer"]
 
 
@@ -80,10 +89,14 @@ def test_local_changed_model_replaces_the_endpoint_record(aws, local):
     write_model(local.model_artifact, b"onnx-bytes-v2")
     again = deploy(local, _target(local))
     assert {c.kind: c.action for c in again.changes if c.action != UNCHANGED} == {
-        "model artifact": CREATE, "sagemaker model": CREATE, "endpoint config": CREATE,
-        "sagemaker endpoint": UPDATE}
+        "model artifact": CREATE,
+        "sagemaker model": CREATE,
+        "endpoint config": CREATE,
+        "sagemaker endpoint": UPDATE,
+    }
     name = boto3.client("sagemaker", region_name=REGION).describe_endpoint(
-        EndpointName=local.endpoint_name)["EndpointConfigName"]
+        EndpointName=local.endpoint_name
+    )["EndpointConfigName"]
     assert name == again.endpoint_config_name != first.endpoint_config_name
 
 
@@ -94,7 +107,9 @@ def test_only_changed_test_images_are_uploaded(aws, local):
     again = deploy(local, _target(local))
     (images,) = [c for c in again.changes if c.kind == "test images"]
     assert (images.action, images.detail) == (UPDATE, "1 of 3 to upload")
-    body = boto3.client("s3", region_name=REGION).get_object(Bucket=local.bucket, Key="test/bike_s_000003.png")
+    body = boto3.client("s3", region_name=REGION).get_object(
+        Bucket=local.bucket, Key="test/bike_s_000003.png"
+    )
     assert body["Body"].read().endswith(b"changed")
 
 

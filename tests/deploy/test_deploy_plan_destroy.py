@@ -39,12 +39,23 @@ def _no_docker():
 
 def test_plan_on_an_empty_account_lists_creates_and_mutates_nothing(aws, sources):
     session, calls = _read_only_session()
-    outputs = deploy(sources, AwsTarget(sources, session=session, docker_factory=_no_docker), dry_run=True)
+    outputs = deploy(
+        sources, AwsTarget(sources, session=session, docker_factory=_no_docker), dry_run=True
+    )
     assert outputs.dry_run and calls
     assert {c.action for c in outputs.changes} <= {CREATE, SKIP}
     assert {c.kind for c in outputs.changes if c.action == CREATE} >= {
-        "s3 bucket", "test images", "model artifact", "ecr repository", "iam role", "sagemaker model",
-        "endpoint config", "sagemaker endpoint", "lambda function", "state machine"}
+        "s3 bucket",
+        "test images",
+        "model artifact",
+        "ecr repository",
+        "iam role",
+        "sagemaker model",
+        "endpoint config",
+        "sagemaker endpoint",
+        "lambda function",
+        "state machine",
+    }
     assert boto3.client("s3", region_name=REGION).list_buckets()["Buckets"] == []
     assert boto3.client("lambda", region_name=REGION).list_functions()["Functions"] == []
 
@@ -54,14 +65,21 @@ def test_plan_after_a_change_shows_the_update_and_leaves_it_undone(aws, sources,
     handler = sources.lambdas_dir / "classify_image" / "handler.py"
     handler.write_text(handler.read_text() + "\n# changed\n")
     session, _ = _read_only_session()
-    outputs = deploy(sources, AwsTarget(sources, session=session, docker_factory=_no_docker), dry_run=True)
+    outputs = deploy(
+        sources, AwsTarget(sources, session=session, docker_factory=_no_docker), dry_run=True
+    )
     changed = [(c.action, c.name) for c in outputs.changes if c.action not in (UNCHANGED, SKIP)]
     assert changed == [(UPDATE, sources.function_name("classify_image"))]
     # the plan reuses the last pushed image, so the model and endpoint show as unchanged
-    assert {c.kind for c in outputs.changes if c.action == UNCHANGED} >= {"sagemaker model", "sagemaker endpoint"}
+    assert {c.kind for c in outputs.changes if c.action == UNCHANGED} >= {
+        "sagemaker model",
+        "sagemaker endpoint",
+    }
     # nothing was applied: the next real deploy still has the update to do
     again = deploy(sources, make_target(sources, docker_factory=lambda: docker_client))
-    assert [c.action for c in again.changes if c.kind == "lambda function" and c.action != UNCHANGED] == [UPDATE]
+    assert [
+        c.action for c in again.changes if c.kind == "lambda function" and c.action != UNCHANGED
+    ] == [UPDATE]
 
 
 def test_destroy_deletes_the_endpoint_first_and_only_tagged_resources(aws, sources, docker_client):
@@ -74,24 +92,37 @@ def test_destroy_deletes_the_endpoint_first_and_only_tagged_resources(aws, sourc
 
     deletions = [c for c in changes if c.action == DELETE]
     assert deletions[0].kind == "sagemaker endpoint"
-    assert {c.kind for c in deletions} >= {"endpoint config", "sagemaker model", "lambda function",
-                                           "state machine", "iam role", "ecr repository"}
+    assert {c.kind for c in deletions} >= {
+        "endpoint config",
+        "sagemaker model",
+        "lambda function",
+        "state machine",
+        "iam role",
+        "ecr repository",
+    }
     assert (SKIP, foreign) in {(c.action, c.name) for c in changes}
     sm = boto3.client("sagemaker", region_name=REGION)
     assert sm.list_endpoints()["Endpoints"] == [] and sm.list_models()["Models"] == []
     assert sm.list_endpoint_configs()["EndpointConfigs"] == []
     assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == [foreign]
-    assert boto3.client("stepfunctions", region_name=REGION).list_state_machines()["stateMachines"] == []
+    assert (
+        boto3.client("stepfunctions", region_name=REGION).list_state_machines()["stateMachines"]
+        == []
+    )
     assert boto3.client("ecr", region_name=REGION).describe_repositories()["repositories"] == []
     roles = [r["RoleName"] for r in boto3.client("iam").list_roles()["Roles"]]
     assert roles == []
     # the bucket stays unless asked for
-    assert [b["Name"] for b in boto3.client("s3", region_name=REGION).list_buckets()["Buckets"]] == [sources.bucket]
+    assert [
+        b["Name"] for b in boto3.client("s3", region_name=REGION).list_buckets()["Buckets"]
+    ] == [sources.bucket]
 
 
 def test_destroy_with_delete_bucket_empties_and_removes_it(aws, sources, docker_client):
     deploy(sources, make_target(sources, docker_factory=lambda: docker_client))
-    changes = destroy(sources, make_target(sources, docker_factory=lambda: docker_client), delete_bucket=True)
+    changes = destroy(
+        sources, make_target(sources, docker_factory=lambda: docker_client), delete_bucket=True
+    )
     assert (DELETE, "s3 bucket") in {(c.action, c.kind) for c in changes}
     assert boto3.client("s3", region_name=REGION).list_buckets()["Buckets"] == []
 
@@ -111,8 +142,15 @@ def test_destroy_twice_is_harmless(aws, sources, docker_client):
     assert [c for c in again if c.action == DELETE] == []
 
 
-@pytest.mark.parametrize("value", ["http://127.0.0.1:4566", "http://localhost:4566", "localhost:8080",
-                                   "http://host.docker.internal:4566"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://127.0.0.1:4566",
+        "http://localhost:4566",
+        "localhost:8080",
+        "http://host.docker.internal:4566",
+    ],
+)
 def test_refuses_aws_while_an_endpoint_override_is_local(sources, value):
     with pytest.raises(HarnessError, match="AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"):
         AwsTarget(sources, environ={"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": value, "HOME": "/root"})
@@ -156,13 +194,17 @@ def test_a_failed_endpoint_is_reported_with_its_reason(aws, sources, docker_clie
         target.wait_for_endpoint(run, sources.endpoint_name)
 
 
-def test_an_endpoint_still_changing_is_waited_for_before_its_update(aws, sources, docker_client, monkeypatch):
+def test_an_endpoint_still_changing_is_waited_for_before_its_update(
+    aws, sources, docker_client, monkeypatch
+):
     from moto.sagemaker.models import sagemaker_backends
 
     deploy(sources, make_target(sources, docker_factory=lambda: docker_client))
     endpoint = sagemaker_backends["123456789012"][REGION].endpoints[sources.endpoint_name]
     endpoint.endpoint_status = "Updating"  # e.g. an earlier deploy interrupted
-    target = make_target(sources.replace(instance_type="ml.m5.large"), docker_factory=lambda: docker_client)
+    target = make_target(
+        sources.replace(instance_type="ml.m5.large"), docker_factory=lambda: docker_client
+    )
     events = []
 
     def wait(run, name):
@@ -184,11 +226,18 @@ def test_missing_inputs_stop_deploy_before_anything_is_created(aws, sources, pro
         raise HarnessError("deploy-aws builds the model-server image and needs a Docker engine")
 
     if problem == "no model":
-        settings = sources.replace(model_artifact=sources.model_artifact.with_name("missing.tar.gz"))
+        settings = sources.replace(
+            model_artifact=sources.model_artifact.with_name("missing.tar.gz")
+        )
     elif problem == "bad placeholder":
         text = sources.state_machine_file.read_text()
-        sources.state_machine_file.write_text(text.replace("${FilterInferencesFunctionArn}", "${Nope}"))
+        sources.state_machine_file.write_text(
+            text.replace("${FilterInferencesFunctionArn}", "${Nope}")
+        )
     with pytest.raises(HarnessError, match="Model artifact|Docker engine|Nope"):
-        deploy(settings, AwsTarget(settings, docker_factory=no_engine if problem == "no docker" else _no_docker))
+        deploy(
+            settings,
+            AwsTarget(settings, docker_factory=no_engine if problem == "no docker" else _no_docker),
+        )
     assert boto3.client("s3", region_name=REGION).list_buckets()["Buckets"] == []
     assert boto3.client("iam").list_roles()["Roles"] == []

@@ -39,7 +39,9 @@ def test_missing_handler_is_a_clear_error(tmp_path):
 
 
 def test_definition_gets_every_arn_substituted(sources):
-    arns = {spec.placeholder: f"arn:aws:lambda:us-east-1:1:function:{spec.folder}" for spec in FUNCTIONS}
+    arns = {
+        spec.placeholder: f"arn:aws:lambda:us-east-1:1:function:{spec.folder}" for spec in FUNCTIONS
+    }
     rendered = render_definition(arns, sources.state_machine_file)
     assert "${" not in rendered
     assert all(arn in rendered for arn in arns.values())
@@ -57,5 +59,12 @@ def test_a_placeholder_left_unsubstituted_is_named(sources):
 def test_the_public_interface_is_pinned():
     import harness.deploy
 
-    assert sorted(harness.deploy.__all__) == ["Change", "Identity", "Outputs", "Target", "deploy",
-                                              "destroy", "make_target"]
+    assert sorted(harness.deploy.__all__) == [
+        "Change",
+        "Identity",
+        "Outputs",
+        "Target",
+        "deploy",
+        "destroy",
+        "make_target",
+    ]

@@ -26,5 +26,3 @@ def wait_for_ping(url: str, container, deadline_s: float = 60.0) -> None:
 
 def logs(container) -> str:
     return container.logs().decode(errors="replace")[-4000:]
-
-

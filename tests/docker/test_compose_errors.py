@@ -41,23 +41,28 @@ def fake_docker(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_DOCKER_CALLS", str(calls))
 
     def answer(**answers):
-        monkeypatch.setenv("FAKE_DOCKER_ANSWERS", json.dumps(
-            {prefix.replace("_", " "): value for prefix, value in answers.items()}))
+        monkeypatch.setenv(
+            "FAKE_DOCKER_ANSWERS",
+            json.dumps({prefix.replace("_", " "): value for prefix, value in answers.items()}),
+        )
 
     return answer, lambda: calls.read_text().splitlines()
 
 
-@pytest.mark.parametrize(("image", "token", "needs"), [
-    ("localstack/localstack:4.14.0", "", False),
-    ("localstack/localstack:community-archive", "", False),
-    ("localstack/localstack:3.8", "", False),
-    ("localstack/localstack:latest", "", True),
-    ("localstack/localstack", "", True),
-    ("localstack/localstack:2026.3.0", "", True),
-    ("localstack/localstack:4.15", "", True),
-    ("localstack/localstack:latest", "ls-token", False),
-    ("scones-localstack:4.14.0-ci", "", False),  # an image of one's own: no rule to apply
-])
+@pytest.mark.parametrize(
+    ("image", "token", "needs"),
+    [
+        ("localstack/localstack:4.14.0", "", False),
+        ("localstack/localstack:community-archive", "", False),
+        ("localstack/localstack:3.8", "", False),
+        ("localstack/localstack:latest", "", True),
+        ("localstack/localstack", "", True),
+        ("localstack/localstack:2026.3.0", "", True),
+        ("localstack/localstack:4.15", "", True),
+        ("localstack/localstack:latest", "ls-token", False),
+        ("scones-localstack:4.14.0-ci", "", False),  # an image of one's own: no rule to apply
+    ],
+)
 def test_which_localstack_tags_need_an_auth_token(image, token, needs):
     assert compose.needs_auth_token(image, token) is needs
 
@@ -90,22 +95,31 @@ def test_our_own_network_from_an_earlier_run_is_reused(fake_docker):
 
 def test_localstack_not_healthy_names_its_logs_and_takes_the_stack_down(fake_docker):
     answer, calls = fake_docker
-    rows = "\n".join(json.dumps(row) for row in [
-        {"Service": "localstack", "State": "running", "Health": "unhealthy"},
-        {"Service": "model-server", "State": "created", "Health": ""},
-    ])
+    rows = "\n".join(
+        json.dumps(row)
+        for row in [
+            {"Service": "localstack", "State": "running", "Health": "unhealthy"},
+            {"Service": "model-server", "State": "created", "Health": ""},
+        ]
+    )
     answer(info=(0, "28.0\n"), network=(1, ""), compose_up=(1, ""), compose_ps=(0, rows))
     with pytest.raises(HarnessError) as err:
         compose.start(Settings.from_env({}), "/tmp/model")
     assert "LocalStack did not become healthy" in err.value.message
     assert "docker compose logs localstack" in err.value.hint
-    assert any(" down " in f" {call} " for call in calls()), "a failed up must leave nothing started"
+    assert any(" down " in f" {call} " for call in calls()), (
+        "a failed up must leave nothing started"
+    )
 
 
 def test_another_service_failing_is_named_with_its_logs(fake_docker):
     answer, _ = fake_docker
-    rows = json.dumps([{"Service": "localstack", "State": "running", "Health": "healthy"},
-                       {"Service": "sagemaker-api", "State": "exited", "Health": ""}])
+    rows = json.dumps(
+        [
+            {"Service": "localstack", "State": "running", "Health": "healthy"},
+            {"Service": "sagemaker-api", "State": "exited", "Health": ""},
+        ]
+    )
     answer(info=(0, "28.0\n"), network=(1, ""), compose_up=(1, ""), compose_ps=(0, rows))
     with pytest.raises(HarnessError) as err:
         compose.start(Settings.from_env({}), "/tmp/model")
@@ -118,7 +132,10 @@ def test_no_engine_says_how_to_go_on(fake_docker):
     answer(info=(1, ""))
     with pytest.raises(HarnessError) as err:
         compose.start(Settings.from_env({}), "/tmp/model")
-    assert "no Docker engine answers" in err.value.message and "HARNESS_MODE=embedded" in err.value.hint
+    assert (
+        "no Docker engine answers" in err.value.message
+        and "HARNESS_MODE=embedded" in err.value.hint
+    )
 
 
 def test_down_removes_lambda_containers_localstack_left(fake_docker):

@@ -28,8 +28,10 @@ def settings() -> Settings:
     settings = Settings.from_env()
     state = StackState.load(settings)
     if state is None or state.mode != "docker":
-        pytest.skip("needs the docker-mode stack up (`HARNESS_MODE=docker make local-up`; "
-                    "`make test-docker-e2e` runs these)")
+        pytest.skip(
+            "needs the docker-mode stack up (`HARNESS_MODE=docker make local-up`; "
+            "`make test-docker-e2e` runs these)"
+        )
     return settings
 
 
@@ -72,8 +74,11 @@ def test_functions_run_in_sibling_containers_and_log_to_localstack(settings, mac
     name = f"/aws/lambda/{settings.function_name('classify_image')}"
     streams = logs.describe_log_streams(logGroupName=name)["logStreams"]
     assert streams, f"no log stream in {name}"
-    lines = [e["message"] for s in streams for e in logs.get_log_events(
-        logGroupName=name, logStreamName=s["logStreamName"])["events"]]
+    lines = [
+        e["message"]
+        for s in streams
+        for e in logs.get_log_events(logGroupName=name, logStreamName=s["logStreamName"])["events"]
+    ]
     assert any("image classified" in line for line in lines), lines[-5:]
 
 
@@ -84,11 +89,20 @@ def test_data_capture_lands_in_localstacks_s3(settings, machine):
     before = s3.list_objects_v2(Bucket=settings.bucket, Prefix=prefix).get("KeyCount", 0)
     run_execution(clients.client(settings, "stepfunctions"), machine, settings.bucket, key)
     # the model server flushes every CAPTURE_FLUSH_SECONDS
-    wait_until(lambda: s3.list_objects_v2(Bucket=settings.bucket, Prefix=prefix).get("KeyCount", 0) > before,
-               "a new Data Capture file", timeout=30)
-    newest = max(s3.list_objects_v2(Bucket=settings.bucket, Prefix=prefix)["Contents"],
-                 key=lambda o: o["LastModified"])
-    record = json.loads(s3.get_object(Bucket=settings.bucket, Key=newest["Key"])["Body"].read().splitlines()[-1])
+    wait_until(
+        lambda: (
+            s3.list_objects_v2(Bucket=settings.bucket, Prefix=prefix).get("KeyCount", 0) > before
+        ),
+        "a new Data Capture file",
+        timeout=30,
+    )
+    newest = max(
+        s3.list_objects_v2(Bucket=settings.bucket, Prefix=prefix)["Contents"],
+        key=lambda o: o["LastModified"],
+    )
+    record = json.loads(
+        s3.get_object(Bucket=settings.bucket, Key=newest["Key"])["Body"].read().splitlines()[-1]
+    )
     assert record["captureData"]["endpointInput"]["encoding"] == "BASE64"
     assert len(json.loads(record["captureData"]["endpointOutput"]["data"])) == 2  # the two classes
     assert record["eventMetadata"]["eventId"]
@@ -100,16 +114,21 @@ def test_an_unreachable_model_server_is_a_named_error_not_a_hang(settings, machi
     try:
         key = listed_images(settings.data_dir)[0].key
         start = time.monotonic()
-        result = run_execution(clients.client(settings, "stepfunctions"), machine, settings.bucket,
-                               key, timeout=90)
+        result = run_execution(
+            clients.client(settings, "stepfunctions"), machine, settings.bucket, key, timeout=90
+        )
         assert result.status == "FAILED"
         assert result.error == "EndpointInvocationError", (result.error, result.cause)
         assert "model-server" in result.cause_message  # names where it tried
         assert time.monotonic() - start < 60
     finally:
         compose._docker("start", container)
-        wait_until(lambda: http_ok(f"{settings.model_server_url}/ping"), "the model server again",
-                   timeout=60, hint=f"docker logs {container}")
+        wait_until(
+            lambda: http_ok(f"{settings.model_server_url}/ping"),
+            "the model server again",
+            timeout=60,
+            hint=f"docker logs {container}",
+        )
 
 
 def test_the_daily_loop_commands_work_in_docker_mode(settings, tmp_path):
@@ -118,14 +137,27 @@ def test_the_daily_loop_commands_work_in_docker_mode(settings, tmp_path):
     import sys
 
     def harness(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "harness", *args], env={**os.environ, "COLUMNS": "200"},
-                              capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "harness", *args],
+            env={**os.environ, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     image = listed_images(settings.data_dir)[0]
     run = harness("run", str(image.path))
     assert run.returncode in (0, 1) and "uploaded" in run.stdout, run.stderr
     assert ("SUCCEEDED" in run.stdout) == (run.returncode == 0)
     invoked = harness("invoke", "serialize_image_data")
-    assert invoked.returncode == 0 and "START RequestId" in invoked.stdout, invoked.stdout + invoked.stderr
-    endpoint_log = harness("logs", "endpoint", "--since", "1h")  # the container's log, via docker logs
-    assert endpoint_log.returncode == 0 and "model server ready" in endpoint_log.stdout + endpoint_log.stderr
+    assert invoked.returncode == 0 and "START RequestId" in invoked.stdout, (
+        invoked.stdout + invoked.stderr
+    )
+    endpoint_log = harness(
+        "logs", "endpoint", "--since", "1h"
+    )  # the container's log, via docker logs
+    assert (
+        endpoint_log.returncode == 0
+        and "model server ready" in endpoint_log.stdout + endpoint_log.stderr
+    )

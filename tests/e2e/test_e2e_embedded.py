@@ -44,7 +44,12 @@ def test_e2e_cases_all_behave(running_stack):
     problems = [(v.case.scenario, v.problems) for v in verdicts if not v.ok]
     assert not problems, problems
     scenarios = {v.case.scenario for v in verdicts}
-    assert {"confident bicycle", "confident motorcycle", "low confidence", "missing S3 object"} <= scenarios
+    assert {
+        "confident bicycle",
+        "confident motorcycle",
+        "low confidence",
+        "missing S3 object",
+    } <= scenarios
     low = next(v for v in verdicts if v.case.scenario == "low confidence")
     assert low.result.error == THRESHOLD_ERROR
     assert str(settings.threshold) in low.result.cause_message
@@ -85,7 +90,10 @@ def test_passing_execution_output_keeps_objects(running_stack, data_dir):
 def test_lambda_logs_reach_cloudwatch(running_stack):
     settings, _ = running_stack
     logs = clients.client(settings, "logs")
-    groups = {g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]}
+    groups = {
+        g["logGroupName"]
+        for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    }
     assert any("classify" in g for g in groups), groups
 
 
@@ -121,8 +129,9 @@ def test_monitor_reads_what_the_stack_captured(running_stack, tmp_path):
     run_execution(sfn, machine, settings.bucket, key, name="monitored")
     deadline = time.monotonic() + 30  # capture is flushed every CAPTURE_FLUSH_SECONDS
     while True:
-        result = do_monitor(settings, out=tmp_path / "report", console=Console(record=True),
-                            execution_views=2)
+        result = do_monitor(
+            settings, out=tmp_path / "report", console=Console(record=True), execution_views=2
+        )
         if result.index is not None or time.monotonic() > deadline:
             break
         time.sleep(settings.capture_flush_seconds)

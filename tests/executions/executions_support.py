@@ -28,7 +28,11 @@ def svg_content(path: Path) -> dict[str, dict[str, str]]:
         if not gid:
             continue
         shape = group.find(f"{_SVG}path")
-        fill = re.search(r"fill:\s*(#[0-9a-fA-F]{6})", shape.get("style", "")) if shape is not None else None
+        fill = (
+            re.search(r"fill:\s*(#[0-9a-fA-F]{6})", shape.get("style", ""))
+            if shape is not None
+            else None
+        )
         text = "".join(t.text or "" for t in group.iter(f"{_SVG}text"))
         out[gid] = {"fill": fill.group(1).lower() if fill else "", "text": text}
     return out

@@ -23,7 +23,9 @@ def _graph(tmp_path, definition_file, history_file):
 
 
 def test_failed_execution_colours_and_retry_counts(tmp_path):
-    definition, content, png = _graph(tmp_path, "definition_scones.asl.json", "history_retry_then_failure.json")
+    definition, content, png = _graph(
+        tmp_path, "definition_scones.asl.json", "history_retry_then_failure.json"
+    )
     fills = {name: content[svg_id("state", name)]["fill"] for name in definition["States"]}
     assert fills == {
         "Serialize image": COLOURS["succeeded"],
@@ -59,25 +61,39 @@ def test_edges_cover_next_choice_catch_and_end():
     definition = {
         "StartAt": "A",
         "States": {
-            "A": {"Type": "Task", "Resource": "x", "Next": "C",
-                  "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F"}]},
-            "C": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThan": 3, "Next": "A"}],
-                  "Default": "S"},
+            "A": {
+                "Type": "Task",
+                "Resource": "x",
+                "Next": "C",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F"}],
+            },
+            "C": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.n", "NumericLessThan": 3, "Next": "A"}],
+                "Default": "S",
+            },
             "F": {"Type": "Fail"},
             "S": {"Type": "Succeed"},
         },
     }
     found = {(e.source, e.target, e.kind) for e in edges(definition)}
     assert found == {
-        ("__start__", "A", "next"), ("A", "C", "next"), ("A", "F", "catch"), ("C", "A", "choice"),
-        ("C", "S", "choice"), ("F", "__end__", "end"), ("S", "__end__", "end"),
+        ("__start__", "A", "next"),
+        ("A", "C", "next"),
+        ("A", "F", "catch"),
+        ("C", "A", "choice"),
+        ("C", "S", "choice"),
+        ("F", "__end__", "end"),
+        ("S", "__end__", "end"),
     }
     rank = ranks(definition, edges(definition))  # the loop C -> A does not push A down
     assert rank["__start__"] < rank["A"] < rank["C"] < rank["S"] < rank["__end__"]
     assert rank["F"] == rank["C"]
 
 
-@pytest.mark.skipif(not STATE_MACHINE_FILE.is_file(), reason="statemachine/workflow.asl.json not written yet")
+@pytest.mark.skipif(
+    not STATE_MACHINE_FILE.is_file(), reason="statemachine/workflow.asl.json not written yet"
+)
 def test_the_real_workflow_definition_draws_with_placeholders(tmp_path):
     definition = json.loads(STATE_MACHINE_FILE.read_text())
     svg = tmp_path / "workflow.svg"

@@ -59,7 +59,9 @@ def test_image_data_is_elided_from_inputs_and_outputs():
     rows = state_rows(events)
     classify_input = json.loads(rows[1].input)
     assert classify_input["s3_key"] == "test/motorcycle_s_001413.png"
-    image = json.loads(events_by_id(events, rows[1].event_ids[0])["stateEnteredEventDetails"]["input"])["image_data"]
+    image = json.loads(
+        events_by_id(events, rows[1].event_ids[0])["stateEnteredEventDetails"]["input"]
+    )["image_data"]
     assert classify_input["image_data"] == f"<base64, {len(image)} chars>"
     assert summarize(rows[1].input) == rows[1].input  # summarizing twice changes nothing
     assert len(rows[1].input) < 300

@@ -21,14 +21,23 @@ MACHINE = "scones-workflow"
 DEFINITION = {
     "StartAt": "Prepare",
     "States": {
-        "Prepare": {"Type": "Pass", "Result": {"threshold": 0.93}, "ResultPath": "$.config", "Next": "Settle"},
+        "Prepare": {
+            "Type": "Pass",
+            "Result": {"threshold": 0.93},
+            "ResultPath": "$.config",
+            "Next": "Settle",
+        },
         "Settle": {"Type": "Wait", "Seconds": 0, "Next": "Confident?"},
         "Confident?": {
             "Type": "Choice",
             "Choices": [{"Variable": "$.confident", "BooleanEquals": True, "Next": "Done"}],
             "Default": "Low confidence",
         },
-        "Low confidence": {"Type": "Fail", "Error": "THRESHOLD_CONFIDENCE_NOT_MET", "Cause": "top probability 0.59"},
+        "Low confidence": {
+            "Type": "Fail",
+            "Error": "THRESHOLD_CONFIDENCE_NOT_MET",
+            "Cause": "top probability 0.59",
+        },
         "Done": {"Type": "Succeed"},
     },
 }
@@ -40,8 +49,12 @@ def runs():
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         machine = create_machine(sfn, MACHINE, DEFINITION)
-        good = run_to_end(sfn, machine, "good-run", {"s3_key": "test/bicycle_s_000513.png", "confident": True})
-        bad = run_to_end(sfn, machine, "bad-run", {"s3_key": "test/motorcycle_s_001413.png", "confident": False})
+        good = run_to_end(
+            sfn, machine, "good-run", {"s3_key": "test/bicycle_s_000513.png", "confident": True}
+        )
+        bad = run_to_end(
+            sfn, machine, "bad-run", {"s3_key": "test/motorcycle_s_001413.png", "confident": False}
+        )
         yield sfn, good, bad
 
 
@@ -69,7 +82,8 @@ def test_passing_execution_rows_match_its_history(runs):
     record = load_execution(sfn, good)
     entered, _ = _entered(sfn, good)
     assert [(r.name, r.type) for r in record.rows] == [
-        (ev["stateEnteredEventDetails"]["name"], ev["type"].removesuffix("StateEntered")) for ev in entered
+        (ev["stateEnteredEventDetails"]["name"], ev["type"].removesuffix("StateEntered"))
+        for ev in entered
     ]
     assert [r.name for r in record.rows] == ["Prepare", "Settle", "Confident?", "Done"]
     assert {r.status for r in record.rows} == {"succeeded"}
@@ -81,21 +95,43 @@ def test_failing_execution_rows_match_its_history(runs):
     sfn, _, bad = runs
     record = load_execution(sfn, bad)
     entered, events = _entered(sfn, bad)
-    assert [r.name for r in record.rows] == [ev["stateEnteredEventDetails"]["name"] for ev in entered]
+    assert [r.name for r in record.rows] == [
+        ev["stateEnteredEventDetails"]["name"] for ev in entered
+    ]
     assert [r.status for r in record.rows] == ["succeeded", "succeeded", "succeeded", "failed"]
-    failed = next(ev for ev in events if ev["type"] == "ExecutionFailed")["executionFailedEventDetails"]
+    failed = next(ev for ev in events if ev["type"] == "ExecutionFailed")[
+        "executionFailedEventDetails"
+    ]
     last = record.rows[-1]
     assert (last.name, last.type, last.error, last.cause) == (
-        "Low confidence", "Fail", failed["error"], failed["cause"])
+        "Low confidence",
+        "Fail",
+        failed["error"],
+        failed["cause"],
+    )
 
 
 def test_graphs_of_the_two_runs(runs, tmp_path):
     sfn, good, bad = runs
     for arn, expected in (
-        (good, {"Prepare": "succeeded", "Confident?": "succeeded", "Done": "succeeded",
-                "Low confidence": "not reached"}),
-        (bad, {"Prepare": "succeeded", "Confident?": "succeeded", "Done": "not reached",
-               "Low confidence": "failed"}),
+        (
+            good,
+            {
+                "Prepare": "succeeded",
+                "Confident?": "succeeded",
+                "Done": "succeeded",
+                "Low confidence": "not reached",
+            },
+        ),
+        (
+            bad,
+            {
+                "Prepare": "succeeded",
+                "Confident?": "succeeded",
+                "Done": "not reached",
+                "Low confidence": "failed",
+            },
+        ),
     ):
         files = write_views(load_execution(sfn, arn), tmp_path)
         content = svg_content(files.svg)
@@ -115,22 +151,37 @@ def test_execution_name_resolves_on_the_state_machine(runs):
 def test_cli_executions_and_show(runs, tmp_path, monkeypatch):
     sfn, _, bad = runs
     monkeypatch.setattr("harness.executions.commands.stepfunctions_client", lambda settings: sfn)
-    monkeypatch.setenv("COLUMNS", "200")  # rich sizes its tables from COLUMNS when not on a terminal
+    monkeypatch.setenv(
+        "COLUMNS", "200"
+    )  # rich sizes its tables from COLUMNS when not on a terminal
     runner = CliRunner()
     listed = runner.invoke(cli, ["executions", "--json", "--status", "failed"])
     assert listed.exit_code == 0, listed.output
-    assert [(i["name"], i["error"]) for i in json.loads(listed.output)] == [("bad-run", "THRESHOLD_CONFIDENCE_NOT_MET")]
+    assert [(i["name"], i["error"]) for i in json.loads(listed.output)] == [
+        ("bad-run", "THRESHOLD_CONFIDENCE_NOT_MET")
+    ]
     table = runner.invoke(cli, ["executions"])
-    assert table.exit_code == 0 and "bad-run" in table.output and "test/bicycle_s_000513.png" in table.output
+    assert (
+        table.exit_code == 0
+        and "bad-run" in table.output
+        and "test/bicycle_s_000513.png" in table.output
+    )
 
     shown = runner.invoke(cli, ["show", "bad-run", "--json", "--out", str(tmp_path)])
     assert shown.exit_code == 0, shown.output
     out = json.loads(shown.output)
     assert out["execution"]["arn"] == bad
     assert [(s["name"], s["status"]) for s in out["states"]][-1] == ("Low confidence", "failed")
-    assert svg_content(out["views"]["svg"])[svg_id("state", "Low confidence")]["fill"] == COLOURS["failed"]
+    assert (
+        svg_content(out["views"]["svg"])[svg_id("state", "Low confidence")]["fill"]
+        == COLOURS["failed"]
+    )
     pretty = runner.invoke(cli, ["show", bad, "--out", str(tmp_path), "--no-png"])
-    assert pretty.exit_code == 0 and "Low confidence" in pretty.output and "THRESHOLD_CONFIDENCE_NOT_MET" in pretty.output
+    assert (
+        pretty.exit_code == 0
+        and "Low confidence" in pretty.output
+        and "THRESHOLD_CONFIDENCE_NOT_MET" in pretty.output
+    )
 
 
 def test_unknown_execution_is_a_readable_error(runs, monkeypatch, capsys):
@@ -146,5 +197,8 @@ def test_unknown_execution_is_a_readable_error(runs, monkeypatch, capsys):
 def test_views_for_the_monitoring_report(runs, tmp_path):
     sfn = runs[0]
     pages = write_execution_views(Settings(), tmp_path, limit=5, client=sfn)
-    assert [title.split(" · ")[:2] for title, _ in pages] == [["bad-run", "FAILED"], ["good-run", "SUCCEEDED"]]
+    assert [title.split(" · ")[:2] for title, _ in pages] == [
+        ["bad-run", "FAILED"],
+        ["good-run", "SUCCEEDED"],
+    ]
     assert all(path.is_file() and path.parent == tmp_path for _, path in pages)

@@ -24,24 +24,58 @@ def test_task_retries_and_catch_on_a_real_history(sfn, tmp_path):
         if function.function_name == "flaky":
             attempts["flaky"] += 1
             if attempts["flaky"] == 1:
-                return json.dumps({"errorMessage": "busy", "errorType": "Lambda.TooManyRequestsException"}), True, ""
+                return (
+                    json.dumps(
+                        {"errorMessage": "busy", "errorType": "Lambda.TooManyRequestsException"}
+                    ),
+                    True,
+                    "",
+                )
             return json.dumps({"statusCode": 200, "body": {"image_data": "QUJD" * 400}}), False, ""
-        return json.dumps({"errorMessage": "0.59 < 0.93", "errorType": "ThresholdConfidenceNotMet"}), True, ""
+        return (
+            json.dumps({"errorMessage": "0.59 < 0.93", "errorType": "ThresholdConfidenceNotMet"}),
+            True,
+            "",
+        )
 
     code = zip_code({"handler.py": "def handler(event, context):\n    return event\n"})
     lam = boto3.client("lambda", region_name="us-east-1")
-    boto3.client("iam", region_name="us-east-1").create_role(RoleName="scones-workflow-role",
-                                                             AssumeRolePolicyDocument="{}")
-    arns = {name: lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="handler.handler",
-                                      Code={"ZipFile": code})["FunctionArn"] for name in ("flaky", "filter")}
-    retry = [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 1, "MaxAttempts": 2}]
-    definition = {"StartAt": "Serialize", "States": {
-        "Serialize": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Retry": retry,
-                      "Parameters": {"FunctionName": arns["flaky"], "Payload.$": "$"}, "Next": "Filter"},
-        "Filter": {"Type": "Task", "Resource": arns["filter"], "Next": "Done",
-                   "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Low"}]},
-        "Low": {"Type": "Pass", "End": True},
-        "Done": {"Type": "Succeed"}}}
+    boto3.client("iam", region_name="us-east-1").create_role(
+        RoleName="scones-workflow-role", AssumeRolePolicyDocument="{}"
+    )
+    arns = {
+        name: lam.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=ROLE,
+            Handler="handler.handler",
+            Code={"ZipFile": code},
+        )["FunctionArn"]
+        for name in ("flaky", "filter")
+    }
+    retry = [
+        {"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 1, "MaxAttempts": 2}
+    ]
+    definition = {
+        "StartAt": "Serialize",
+        "States": {
+            "Serialize": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Retry": retry,
+                "Parameters": {"FunctionName": arns["flaky"], "Payload.$": "$"},
+                "Next": "Filter",
+            },
+            "Filter": {
+                "Type": "Task",
+                "Resource": arns["filter"],
+                "Next": "Done",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Low"}],
+            },
+            "Low": {"Type": "Pass", "End": True},
+            "Done": {"Type": "Succeed"},
+        },
+    }
     machine = create_machine(sfn, "retry-catch-machine", definition)
     with mock.patch.object(LambdaFunction, "_invoke_lambda", invoke):
         arn = run_to_end(sfn, machine, "retry-catch", {"s3_key": "test/a.png"})
@@ -50,9 +84,14 @@ def test_task_retries_and_catch_on_a_real_history(sfn, tmp_path):
     # THEN
     assert record.summary.status == "SUCCEEDED"
     assert [(r.name, r.status, r.retries) for r in record.rows] == [
-        ("Serialize", "succeeded", 1), ("Filter", "caught", 0), ("Low", "succeeded", 0)]
+        ("Serialize", "succeeded", 1),
+        ("Filter", "caught", 0),
+        ("Low", "succeeded", 0),
+    ]
     assert record.rows[1].error == "ThresholdConfidenceNotMet"
-    assert json.loads(record.rows[0].output)["Payload"]["body"]["image_data"] == "<base64, 1600 chars>"
+    assert (
+        json.loads(record.rows[0].output)["Payload"]["body"]["image_data"] == "<base64, 1600 chars>"
+    )
     console = Console(record=True, width=300)
     print_states(record, console)
     assert "<base64, 1600 chars>" in console.export_text()  # elided once, with the real length

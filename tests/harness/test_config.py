@@ -15,8 +15,13 @@ def test_defaults_match_the_contracts():
 
 
 def test_environment_is_typed_and_overrides_win():
-    env = {"HARNESS_AWS_PORT": "4999", "SCONES_THRESHOLD": "0.5", "CAPTURE_ENABLED": "false",
-           "SCONES_DATA_DIR": "/tmp/x", "AWS_DEFAULT_REGION": "eu-west-1"}
+    env = {
+        "HARNESS_AWS_PORT": "4999",
+        "SCONES_THRESHOLD": "0.5",
+        "CAPTURE_ENABLED": "false",
+        "SCONES_DATA_DIR": "/tmp/x",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }
     s = Settings.from_env(env, threshold=0.7)
     assert s.aws_port == 4999 and s.threshold == 0.7 and s.capture_enabled is False
     assert s.data_dir == Path("/tmp/x") and s.region == "eu-west-1"
@@ -68,10 +73,15 @@ def test_sagemaker_control_plane_follows_the_mode(tmp_path):
     docker = Settings.from_env({"HARNESS_MODE": "docker", "SAGEMAKER_API_PORT": "4999"})
     assert docker.sagemaker_api_url == "http://127.0.0.1:4999"
     # boto3's own variable wins locally (a LocalStack plan with SageMaker) ...
-    pro = Settings.from_env({"HARNESS_MODE": "docker", "AWS_ENDPOINT_URL_SAGEMAKER": "http://127.0.0.1:4566"})
+    pro = Settings.from_env(
+        {"HARNESS_MODE": "docker", "AWS_ENDPOINT_URL_SAGEMAKER": "http://127.0.0.1:4566"}
+    )
     assert pro.sagemaker_api_url == "http://127.0.0.1:4566"
     # ... and AWS is AWS
-    assert Settings.from_env({"HARNESS_TARGET": "aws", "HARNESS_MODE": "docker"}).sagemaker_api_url is None
+    assert (
+        Settings.from_env({"HARNESS_TARGET": "aws", "HARNESS_MODE": "docker"}).sagemaker_api_url
+        is None
+    )
 
 
 def test_auto_mode_reads_the_running_stacks_mode(tmp_path):
@@ -86,10 +96,15 @@ def test_auto_mode_reads_the_running_stacks_mode(tmp_path):
 
 def test_dotenv_is_read_as_compose_reads_it(tmp_path):
     dotenv = tmp_path / ".env"
-    dotenv.write_text('# a comment\n\nLOCALSTACK_IMAGE="localstack/localstack:latest"\n'
-                      "export SCONES_DOCKER_NETWORK='my-net'\nBROKEN LINE\nEMPTY=\n")
-    assert read_dotenv(dotenv) == {"LOCALSTACK_IMAGE": "localstack/localstack:latest",
-                                   "SCONES_DOCKER_NETWORK": "my-net", "EMPTY": ""}
+    dotenv.write_text(
+        '# a comment\n\nLOCALSTACK_IMAGE="localstack/localstack:latest"\n'
+        "export SCONES_DOCKER_NETWORK='my-net'\nBROKEN LINE\nEMPTY=\n"
+    )
+    assert read_dotenv(dotenv) == {
+        "LOCALSTACK_IMAGE": "localstack/localstack:latest",
+        "SCONES_DOCKER_NETWORK": "my-net",
+        "EMPTY": "",
+    }
     assert read_dotenv(tmp_path / "missing") == {}
 
 

@@ -148,7 +148,11 @@ def workflow(monkeypatch, s3, serialize_module, classify_module, filter_module, 
                 Runtime="python3.11",
                 Role=role,
                 Handler="handler.handler",
-                Code={"ZipFile": zip_code({"handler.py": "def handler(event, context):\n    return event\n"})},
+                Code={
+                    "ZipFile": zip_code(
+                        {"handler.py": "def handler(event, context):\n    return event\n"}
+                    )
+                },
             )["FunctionArn"]
             for placeholder, name in PLACEHOLDERS.items()
         }

@@ -22,9 +22,14 @@ from harness.stack.readiness import free_port
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory, settings, data_dir):
-    local = settings.replace(mode="embedded", target="local", aws_port=free_port(),
-                             model_server_port=free_port(), state_dir=tmp_path_factory.mktemp("loop"),
-                             data_dir=data_dir)
+    local = settings.replace(
+        mode="embedded",
+        target="local",
+        aws_port=free_port(),
+        model_server_port=free_port(),
+        state_dir=tmp_path_factory.mktemp("loop"),
+        data_dir=data_dir,
+    )
     stack.up(local, Console(record=True))
     yield local
     stack.down(local, Console(record=True))
@@ -32,15 +37,24 @@ def local(tmp_path_factory, settings, data_dir):
 
 def harness(local, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     env = {**os.environ, **local.as_environ(), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "harness", *args], input=stdin, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def confidence_of(local, path) -> float:
     """What the endpoint answers for the bytes `run` uploads for this file."""
     body, content_type, _ = read_image(path)
     runtime = clients.client(local, "sagemaker-runtime")
-    answer = runtime.invoke_endpoint(EndpointName=local.endpoint_name, ContentType=content_type, Body=body)
+    answer = runtime.invoke_endpoint(
+        EndpointName=local.endpoint_name, ContentType=content_type, Body=body
+    )
     return max(json.loads(answer["Body"].read()))
 
 
@@ -51,9 +65,15 @@ def test_run_uploads_any_image_format_and_exits_by_the_outcome(local, data_dir, 
     result = harness(local, "run", str(gif))
     passes = confidence_of(local, gif) >= local.threshold
     assert result.returncode == (0 if passes else 1), result.stdout + result.stderr
-    assert f"s3://{local.bucket}/{UPLOAD_PREFIX}/" in result.stdout and "/my bike.png" in result.stdout
+    assert (
+        f"s3://{local.bucket}/{UPLOAD_PREFIX}/" in result.stdout and "/my bike.png" in result.stdout
+    )
     assert ("SUCCEEDED" if passes else "THRESHOLD_CONFIDENCE_NOT_MET") in result.stdout
-    graph = next(line.split(":", 1)[1].strip() for line in result.stdout.splitlines() if line.startswith("graph:"))
+    graph = next(
+        line.split(":", 1)[1].strip()
+        for line in result.stdout.splitlines()
+        if line.startswith("graph:")
+    )
     assert graph.endswith(".svg") and os.path.isfile(graph)
 
 
@@ -64,7 +84,10 @@ def test_run_refuses_a_non_image_before_uploading(local, tmp_path):
     assert result.returncode == 1
     assert "is not an image" in result.stderr and "PNG, JPEG" in result.stderr
     s3 = clients.client(local, "s3")
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=local.bucket, Prefix=UPLOAD_PREFIX).get("Contents", [])]
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=local.bucket, Prefix=UPLOAD_PREFIX).get("Contents", [])
+    ]
     assert not any(k.endswith("notes.png") for k in keys)
 
 
@@ -76,8 +99,9 @@ def test_run_names_a_missing_file_and_a_missing_object(local, tmp_path):
 
 
 def test_invoke_prints_the_function_error_and_its_log_tail(local):
-    event = json.dumps({"image_data": "", "s3_bucket": local.bucket, "s3_key": "x.png",
-                        "inferences": [0.6, 0.4]})
+    event = json.dumps(
+        {"image_data": "", "s3_bucket": local.bucket, "s3_key": "x.png", "inferences": [0.6, 0.4]}
+    )
     result = harness(local, "invoke", "filter-inferences", "--event", "-", stdin=event)
     assert result.returncode == 1
     assert '"errorType": "THRESHOLD_CONFIDENCE_NOT_MET"' in result.stdout
@@ -116,14 +140,25 @@ def test_logs_of_the_endpoint_are_the_model_servers(local):
 
 def test_follow_picks_up_new_events(local):
     group = loglib.log_group(local, "filter_inferences")
-    assert harness(local, "invoke", "filter_inferences", "--event", "-",
-                   stdin=json.dumps({"image_data": "", "inferences": [0.99, 0.01]})).returncode == 0
+    assert (
+        harness(
+            local,
+            "invoke",
+            "filter_inferences",
+            "--event",
+            "-",
+            stdin=json.dumps({"image_data": "", "inferences": [0.99, 0.01]}),
+        ).returncode
+        == 0
+    )
     polls = iter([False, True])  # one extra poll after the first read, then stop
     lines = list(loglib.read_cloudwatch(local, group, 300, follow=True, stop=lambda: next(polls)))
     assert any("START RequestId" in line.message for line in lines)
     assert len({(line.source, line.message) for line in lines}) == len(lines), "no event twice"
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("10m", 600), ("2h", 7200), ("1d", 86400), ("1.5m", 90)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("10m", 600), ("2h", 7200), ("1d", 86400), ("1.5m", 90)]
+)
 def test_since_durations(text, seconds):
     assert loglib.parse_since(text) == seconds

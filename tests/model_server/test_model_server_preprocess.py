@@ -38,8 +38,8 @@ def documented(image: Image.Image, metadata: dict) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("mode", "size"), [("RGB", (24, 16)), ("RGB", (61, 45)), ("RGBA", (7, 9)), ("P", (40, 30)),
-                       ("L", (24, 16))]
+    ("mode", "size"),
+    [("RGB", (24, 16)), ("RGB", (61, 45)), ("RGBA", (7, 9)), ("P", (40, 30)), ("L", (24, 16))],
 )
 def test_preprocessing_follows_the_artifact_docs(mode, size):
     # GIVEN an image of some mode and size, noisy so that every pixel differs WHEN it is
@@ -75,12 +75,16 @@ def test_shipped_model_through_the_server_gives_its_metrics(
     # accuracy, coverage, accuracy at the threshold and the confusion matrix follow
     runtime = runtime_client(shipped_server.url)
     images = listed_images(data_dir)
-    probs = np.array([
-        json.loads(runtime.invoke_endpoint(
-            EndpointName=ENDPOINT, ContentType="image/png", Body=image.path.read_bytes()
-        )["Body"].read())
-        for image in images
-    ])
+    probs = np.array(
+        [
+            json.loads(
+                runtime.invoke_endpoint(
+                    EndpointName=ENDPOINT, ContentType="image/png", Body=image.path.read_bytes()
+                )["Body"].read()
+            )
+            for image in images
+        ]
+    )
     labels = np.array([image.label for image in images])
     metrics = shipped_metrics
 

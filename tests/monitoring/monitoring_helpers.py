@@ -21,19 +21,35 @@ def reencoded_png(path: Path) -> bytes:
     return buf.getvalue()
 
 
-def capture_line(probabilities: list[float], when: datetime, image: bytes | None = None,
-                 content_type: str = "image/png") -> str:
+def capture_line(
+    probabilities: list[float],
+    when: datetime,
+    image: bytes | None = None,
+    content_type: str = "image/png",
+) -> str:
     """One record, compact as in the real files (docs/contracts.md section 4)."""
     capture: dict = {}
     if image is not None:
-        capture["endpointInput"] = {"observedContentType": content_type, "mode": "INPUT",
-                                    "data": base64.b64encode(image).decode(), "encoding": "BASE64"}
-    capture["endpointOutput"] = {"observedContentType": "application/json", "mode": "OUTPUT",
-                                 "data": json.dumps(probabilities), "encoding": "JSON"}
-    record = {"captureData": capture,
-              "eventMetadata": {"eventId": str(uuid.uuid4()),
-                                "inferenceTime": when.strftime("%Y-%m-%dT%H:%M:%SZ")},
-              "eventVersion": "0"}
+        capture["endpointInput"] = {
+            "observedContentType": content_type,
+            "mode": "INPUT",
+            "data": base64.b64encode(image).decode(),
+            "encoding": "BASE64",
+        }
+    capture["endpointOutput"] = {
+        "observedContentType": "application/json",
+        "mode": "OUTPUT",
+        "data": json.dumps(probabilities),
+        "encoding": "JSON",
+    }
+    record = {
+        "captureData": capture,
+        "eventMetadata": {
+            "eventId": str(uuid.uuid4()),
+            "inferenceTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        "eventVersion": "0",
+    }
     return json.dumps(record, separators=(",", ":"))
 
 

@@ -67,7 +67,10 @@ def test_real_records_in_the_repository_parse(fixtures_dir: Path):
 
 def test_sample_labels_match_by_pixels_not_bytes(samples_dir: Path, data_dir: Path):
     capture = read_folder(samples_dir)
-    test_bytes = {hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in glob.glob(f"{data_dir}/test/*.png")}
+    test_bytes = {
+        hashlib.sha256(Path(p).read_bytes()).hexdigest()
+        for p in glob.glob(f"{data_dir}/test/*.png")
+    }
     by_bytes = sum(hashlib.sha256(r.image).hexdigest() in test_bytes for r in capture.records)
 
     acc = accuracy(capture.records, known_labels(data_dir))
@@ -137,7 +140,8 @@ def test_wrapping_quirks_are_read(tmp_path: Path):
     base = json.loads(capture_line([0.3, 0.7], WHEN))
     as_base64 = json.loads(json.dumps(base))
     as_base64["captureData"]["endpointOutput"].update(
-        encoding="BASE64", data=base64.b64encode(b"[0.6, 0.4]").decode())
+        encoding="BASE64", data=base64.b64encode(b"[0.6, 0.4]").decode()
+    )
     as_csv = json.loads(json.dumps(base))
     as_csv["captureData"]["endpointOutput"].update(encoding="CSV", data="0.1,0.9")
     body = b"\xef\xbb\xbf" + b"\r\n".join(json.dumps(o).encode() for o in (base, as_base64, as_csv))

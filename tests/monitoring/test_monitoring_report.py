@@ -31,24 +31,37 @@ START = datetime(2024, 10, 15, 9, 0, tzinfo=UTC)
 THRESHOLD = 0.87  # not the default, so finding it in the HTML means it was passed through
 
 
-def write_folder(folder: Path, tops: list[float], images: list[bytes] | None = None,
-                 predicted: list[int] | None = None) -> Path:
+def write_folder(
+    folder: Path,
+    tops: list[float],
+    images: list[bytes] | None = None,
+    predicted: list[int] | None = None,
+) -> Path:
     """Capture files, 10 records each, one record a minute; class `predicted[i]` gets `tops[i]`."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = []
     for i, top in enumerate(tops):
         cls = predicted[i] if predicted else i % 2
         probs = [top, 1 - top] if cls == 0 else [1 - top, top]
-        lines.append(capture_line(probs, START + timedelta(minutes=i), images[i] if images else None))
+        lines.append(
+            capture_line(probs, START + timedelta(minutes=i), images[i] if images else None)
+        )
     for n in range(0, len(lines), 10):
-        (folder / f"part-{n:04d}.jsonl").write_text("\n".join(lines[n:n + 10]) + "\n")
+        (folder / f"part-{n:04d}.jsonl").write_text("\n".join(lines[n : n + 10]) + "\n")
     return folder
 
 
 def run(tmp_path: Path, source: Path, baseline: Path, **kwargs):
     out = io.StringIO()
-    result = do_monitor(Settings(), str(source), out=tmp_path / "report", threshold=THRESHOLD,
-                        baseline=baseline, console=Console(file=out, width=150), **kwargs)
+    result = do_monitor(
+        Settings(),
+        str(source),
+        out=tmp_path / "report",
+        threshold=THRESHOLD,
+        baseline=baseline,
+        console=Console(file=out, width=150),
+        **kwargs,
+    )
     return result, out.getvalue()
 
 
@@ -57,7 +70,9 @@ def test_report_files_hold_what_they_claim(tmp_path: Path, test_images, data_dir
     chosen = test_images[::8][:24]
     tops = [0.55 + 0.45 * ((i * 7) % 24) / 24 for i in range(24)]
     predicted = [label if i % 4 else 1 - label for i, (_, label) in enumerate(chosen)]
-    folder = write_folder(tmp_path / "capture", tops, [reencoded_png(p) for p, _ in chosen], predicted)
+    folder = write_folder(
+        tmp_path / "capture", tops, [reencoded_png(p) for p, _ in chosen], predicted
+    )
     (folder / "part-0000.jsonl").open("a").write("{broken\n")
     baseline = write_baseline(tmp_path / "metrics.json", confidences(1, 300, confident=True))
 
@@ -142,21 +157,41 @@ def test_latest_executions_rendered_only_when_given():
 
 
 def test_cli_reads_the_capture_destination_on_s3(tmp_path, monkeypatch, test_images):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "SCONES_BUCKET": "cli-bucket",
-                        "SCONES_ENDPOINT_NAME": "ep"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SCONES_BUCKET": "cli-bucket",
+        "SCONES_ENDPOINT_NAME": "ep",
+    }.items():
         monkeypatch.setenv(name, value)
-    body = "\n".join(capture_line([0.4, 0.6], START + timedelta(minutes=i), p.read_bytes())
-                     for i, (p, _) in enumerate(test_images[:3]))
+    body = "\n".join(
+        capture_line([0.4, 0.6], START + timedelta(minutes=i), p.read_bytes())
+        for i, (p, _) in enumerate(test_images[:3])
+    )
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="cli-bucket")
-        s3.put_object(Bucket="cli-bucket", Key="data_capture/ep/AllTraffic/2024/10/15/09/00-00-000-u.jsonl",
-                      Body=body.encode())
+        s3.put_object(
+            Bucket="cli-bucket",
+            Key="data_capture/ep/AllTraffic/2024/10/15/09/00-00-000-u.jsonl",
+            Body=body.encode(),
+        )
         out = tmp_path / "r"
-        result = CliRunner().invoke(cli, ["monitor", "--target", "aws", "--out", str(out),
-                                          "--baseline", str(tmp_path / "none.json"),
-                                          "--link", "run 1=executions/run-1.html"])
+        result = CliRunner().invoke(
+            cli,
+            [
+                "monitor",
+                "--target",
+                "aws",
+                "--out",
+                str(out),
+                "--baseline",
+                str(tmp_path / "none.json"),
+                "--link",
+                "run 1=executions/run-1.html",
+            ],
+        )
     assert result.exit_code == 0, result.output
     assert json.loads((out / "summary.json").read_text())["records"] == 3
     assert "index.html" in result.output

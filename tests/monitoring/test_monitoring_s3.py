@@ -26,8 +26,11 @@ ENDPOINT = "scones-image-classifier"
 
 @pytest.fixture
 def s3(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
@@ -44,11 +47,17 @@ def write_with_model_server(monkeypatch, s3, variant: str, items) -> None:
     settings = Settings(capture_s3_uri=DESTINATION, endpoint_name=ENDPOINT, variant_name=variant)
     writer = DataCapture(CaptureConfig.from_settings(settings), s3_client=s3)
     for when, image, probabilities, inference_id in items:
-        clock = types.SimpleNamespace(time=lambda w=when: w.timestamp(), strftime=time.strftime,
-                                      gmtime=time.gmtime)
+        clock = types.SimpleNamespace(
+            time=lambda w=when: w.timestamp(), strftime=time.strftime, gmtime=time.gmtime
+        )
         monkeypatch.setattr(capture_module, "time", clock)
-        writer.record(image, "image/png", json.dumps(probabilities).encode(), "application/json",
-                      inference_id=inference_id)
+        writer.record(
+            image,
+            "image/png",
+            json.dumps(probabilities).encode(),
+            "application/json",
+            inference_id=inference_id,
+        )
     assert writer.flush() == len(items)
 
 
@@ -64,7 +73,9 @@ def test_round_trip_by_variant_and_time_range(monkeypatch, s3, test_images):
     write_with_model_server(monkeypatch, s3, "AllTraffic", main)
     write_with_model_server(monkeypatch, s3, "Canary", [(at(11, 15), images[5], [0.5, 0.5], "f")])
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
-    assert any(k.startswith(f"data_capture/{ENDPOINT}/AllTraffic/2024/10/15/10/05-07-") for k in keys)
+    assert any(
+        k.startswith(f"data_capture/{ENDPOINT}/AllTraffic/2024/10/15/10/05-07-") for k in keys
+    )
     # not capture files: outside the layout, and a broken file inside it
     s3.put_object(Bucket=BUCKET, Key=f"data_capture/{ENDPOINT}/README.txt", Body=b"hello")
     broken = f"data_capture/{ENDPOINT}/AllTraffic/2024/10/15/11/59-00-000-x.jsonl"

@@ -48,8 +48,15 @@ def test_metadata_is_what_the_model_server_expects(members):
     meta = json.loads(members["metadata.json"])
     assert meta["format_version"] == 1
     assert meta["labels"] == ["bicycle", "motorcycle"]
-    assert meta["input"] == {"name": "input", "height": 32, "width": 32, "channels": 3,
-                             "layout": "NCHW", "color_mode": "RGB", "dtype": "float32"}
+    assert meta["input"] == {
+        "name": "input",
+        "height": 32,
+        "width": 32,
+        "channels": 3,
+        "layout": "NCHW",
+        "color_mode": "RGB",
+        "dtype": "float32",
+    }
     assert meta["output"] == {"name": "probabilities", "kind": "probabilities"}
     norm = meta["normalization"]
     assert norm["scale"] == pytest.approx(1 / 255)
@@ -66,8 +73,18 @@ def test_metadata_is_what_the_model_server_expects(members):
 
 
 def test_metrics_carry_what_monitoring_and_the_readme_need(metrics):
-    for key in ("accuracy", "coverage", "accuracy_at_threshold", "confusion_matrix", "training_seconds",
-                "epochs", "data_hash", "versions", "seed", "temperature"):
+    for key in (
+        "accuracy",
+        "coverage",
+        "accuracy_at_threshold",
+        "confusion_matrix",
+        "training_seconds",
+        "epochs",
+        "data_hash",
+        "versions",
+        "seed",
+        "temperature",
+    ):
         assert key in metrics, key
     assert metrics["threshold"] == 0.93
     assert set(metrics["versions"]) >= {"torch", "onnx", "onnxruntime", "numpy"}
@@ -75,12 +92,18 @@ def test_metrics_carry_what_monitoring_and_the_readme_need(metrics):
     assert len(metrics["test_predictions"]) == 200
     first = metrics["test_predictions"][0]
     assert set(first) == {"path", "label", "probabilities"}
-    assert first["path"].startswith("test/") and first["label"] in (0, 1) and len(first["probabilities"]) == 2
+    assert (
+        first["path"].startswith("test/")
+        and first["label"] in (0, 1)
+        and len(first["probabilities"]) == 2
+    )
 
 
 def test_test_figures_recomputed_through_onnxruntime_match_metrics(members, metrics, data_dir):
     meta = json.loads(members["metadata.json"])
-    session = onnxruntime.InferenceSession(members["model.onnx"], providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(
+        members["model.onnx"], providers=["CPUExecutionProvider"]
+    )
     images = listed_images(data_dir)
     labels = np.array([image.label for image in images])
     batch = np.stack([preprocess(image.path, meta) for image in images])
@@ -92,7 +115,9 @@ def test_test_figures_recomputed_through_onnxruntime_match_metrics(members, metr
     accepted = probs.max(1) >= metrics["threshold"]
     assert accuracy == pytest.approx(metrics["accuracy"], abs=1e-9)
     assert accepted.mean() == pytest.approx(metrics["coverage"], abs=1e-9)
-    assert (probs.argmax(1) == labels)[accepted].mean() == pytest.approx(metrics["accuracy_at_threshold"])
+    assert (probs.argmax(1) == labels)[accepted].mean() == pytest.approx(
+        metrics["accuracy_at_threshold"]
+    )
     baseline = {p["path"]: p for p in metrics["test_predictions"]}
     for image, row in zip(images, probs):
         entry = baseline[image.key]

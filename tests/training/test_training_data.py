@@ -32,7 +32,10 @@ def cifar_batch(labels: list[int], prefix: str, seed: int) -> dict:
 
 @pytest.fixture
 def archive(tmp_path: Path) -> tuple[Path, dict]:
-    batches = {"train": cifar_batch(TRAIN_LABELS, "train", 1), "test": cifar_batch(TEST_LABELS, "test", 2)}
+    batches = {
+        "train": cifar_batch(TRAIN_LABELS, "train", 1),
+        "test": cifar_batch(TEST_LABELS, "test", 2),
+    }
     path = tmp_path / "cifar-100-python.tar.gz"
     with tarfile.open(path, "w:gz") as tar:
         for name, batch in [*batches.items(), ("meta", {b"fine_label_names": []})]:
@@ -101,4 +104,7 @@ def test_command_line_writes_the_layout(archive, tmp_path, monkeypatch):
     monkeypatch.setattr(data, "MD5", data.md5sum(path))
     assert data.main(["--dest", str(tmp_path / "cli"), "--archive", str(path)]) == 0
     assert (tmp_path / "cli" / "test.lst").read_text().count("\n") == 2
-    assert data.main(["--dest", str(tmp_path / "cli2"), "--archive", str(tmp_path / "missing.tar.gz")]) == 1
+    assert (
+        data.main(["--dest", str(tmp_path / "cli2"), "--archive", str(tmp_path / "missing.tar.gz")])
+        == 1
+    )

@@ -57,10 +57,13 @@ def test_float16_weights_halve_the_graph_and_keep_its_answers(trained, handful, 
     compact = export.store_weights_as_float16(path.read_bytes(), min_elements=16)
 
     model = onnx.load_from_string(compact)
-    weight_bytes = [sum(len(i.raw_data) for i in m.graph.initializer)
-                    for m in (onnx.load(str(path)), model)]
+    weight_bytes = [
+        sum(len(i.raw_data) for i in m.graph.initializer) for m in (onnx.load(str(path)), model)
+    ]
     assert weight_bytes[1] < 0.55 * weight_bytes[0]  # (this tiny net's graph is mostly names)
-    assert {i.data_type for i in model.graph.initializer if len(i.dims) == 4} == {onnx.TensorProto.FLOAT16}
+    assert {i.data_type for i in model.graph.initializer if len(i.dims) == 4} == {
+        onnx.TensorProto.FLOAT16
+    }
     full = export.onnx_probabilities(path, handful.images)
     half = export.onnx_probabilities(compact, handful.images)
     assert half.dtype == np.float32
@@ -95,8 +98,11 @@ def test_every_train_image_is_predicted_by_the_one_net_that_did_not_train_on_it(
     assert trained.out_of_fold.shape == (len(handful.labels), 2)
     for k, net in enumerate(trained.nets):
         held_out = fold == k
-        np.testing.assert_allclose(trained.out_of_fold[held_out],
-                                   predict_logits([net], handful.images[held_out]), atol=1e-6)
+        np.testing.assert_allclose(
+            trained.out_of_fold[held_out],
+            predict_logits([net], handful.images[held_out]),
+            atol=1e-6,
+        )
     other = predict_logits([trained.nets[1]], handful.images[fold == 0])
     assert not np.allclose(trained.out_of_fold[fold == 0], other)  # the nets really differ
 
@@ -120,7 +126,9 @@ def test_whitened_stem_decorrelates_the_images_2x2_patches(handful):
     cov = torch.cov(out.permute(1, 0, 2, 3).reshape(12, -1).double())
     off_diagonal = cov - torch.diag(torch.diag(cov))
     assert off_diagonal.abs().max() < 1e-3
-    assert ((torch.diag(cov) > 0.3) & (torch.diag(cov) < 1.0 + 1e-3)).all()  # eps damps the smallest
+    assert (
+        (torch.diag(cov) > 0.3) & (torch.diag(cov) < 1.0 + 1e-3)
+    ).all()  # eps damps the smallest
     np.testing.assert_allclose(net.stem[0].weight[12:].detach(), -net.stem[0].weight[:12].detach())
 
 

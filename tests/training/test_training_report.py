@@ -24,11 +24,23 @@ def test_threshold_curve_counts_what_each_threshold_accepts_and_gets_right():
 
 
 def test_summary_table_puts_test_and_held_out_figures_side_by_side():
-    metrics = {"threshold": 0.93, "temperature": 1.5, "test_images": 200, "accuracy": 0.94,
-               "coverage": 0.69, "accuracy_at_threshold": 1.0, "training_seconds": 130.0, "epochs": 120,
-               "uncalibrated": {"coverage": 0.805},
-               "out_of_fold": {"images": 1000, "accuracy": 0.903, "coverage": 0.634,
-                               "accuracy_at_threshold": None}}
+    metrics = {
+        "threshold": 0.93,
+        "temperature": 1.5,
+        "test_images": 200,
+        "accuracy": 0.94,
+        "coverage": 0.69,
+        "accuracy_at_threshold": 1.0,
+        "training_seconds": 130.0,
+        "epochs": 120,
+        "uncalibrated": {"coverage": 0.805},
+        "out_of_fold": {
+            "images": 1000,
+            "accuracy": 0.903,
+            "coverage": 0.634,
+            "accuracy_at_threshold": None,
+        },
+    }
     console = Console(width=120, record=True)
     console.print(summary_table(metrics))
     text = console.export_text()
