@@ -31,6 +31,7 @@ COMMANDS = {
     "run": "harness.loop.commands:run",
     "invoke": "harness.loop.commands:invoke",
     "logs": "harness.loop.commands:logs",
+    "console": "harness.console.commands:console",
 }
 
 _HELP = {
@@ -48,6 +49,7 @@ _HELP = {
     "run": "Run the workflow on one image (a local file or s3://...).",
     "invoke": "Invoke one deployed function with an event; payload and log tail.",
     "logs": "Print a function's logs, or the endpoint's.",
+    "console": "Serve the web console (executions, functions, endpoint, run) on 127.0.0.1.",
 }
 
 
