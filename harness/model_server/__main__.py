@@ -25,13 +25,22 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--model-artifact", type=Path, help="a model.tar.gz to unpack and serve")
     serve.add_argument("--host", help="default MODEL_SERVER_HOST (127.0.0.1)")
     serve.add_argument("--port", type=int, help="default MODEL_SERVER_PORT (8080)")
+    # from the embedded stack's supervisor (harness/stack/supervisor.py), not for users
+    serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--standby", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     settings = Settings.from_env(model_server_host=args.host, model_server_port=args.port)
     from harness.model_server.server import serve_until_signal
 
     try:
-        serve_until_signal(settings, args.model_dir, args.model_artifact)
+        serve_until_signal(
+            settings,
+            args.model_dir,
+            args.model_artifact,
+            listen_fd=args.listen_fd,
+            standby=args.standby,
+        )
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

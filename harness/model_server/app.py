@@ -315,8 +315,15 @@ class ModelHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], app: ModelServerApp):
-        super().__init__(address, _Handler)
+    def __init__(self, address: tuple[str, int], app: ModelServerApp, listen_fd: int | None = None):
+        super().__init__(address, _Handler, bind_and_activate=listen_fd is None)
+        if listen_fd is not None:
+            # a listening socket handed down by the embedded stack's supervisor: it outlives
+            # each server process, so callers queue instead of being refused during a restart
+            self.socket.close()
+            self.socket = socket.socket(fileno=listen_fd)
+            self.server_address = self.socket.getsockname()
+            self.server_name, self.server_port = self.server_address[:2]
         self.app = app
         self.draining = False
         self._busy = 0

@@ -3,7 +3,8 @@
 The request thread only appends a small tuple to a list (`DataCapture.record`); a background
 thread turns pending records into JSON Lines files and uploads them through the S3 API
 every `flush_seconds`, and once more on `stop()`. A failed upload keeps its records for the
-next flush and logs why, so nothing is lost silently.
+next flush and logs why, so nothing is lost silently. With a spool folder (capture_spool.py)
+the records also wait on disk, so a server that is killed loses none: the next one uploads them.
 
 Key layout: {DestinationS3Uri}/{endpoint}/{variant}/yyyy/mm/dd/hh/{mm-ss-mmm}-{uuid}.jsonl,
 named after the first record's time, one file per hour per flush.
@@ -25,6 +26,7 @@ from typing import Any, NamedTuple
 
 from harness.config import Settings
 from harness.errors import HarnessError
+from harness.model_server.capture_spool import CaptureSpool, SpoolBusy
 
 log = logging.getLogger("harness.model_server.capture")
 
@@ -47,6 +49,7 @@ class CaptureConfig:
     flush_seconds: float
     s3_endpoint_url: str | None
     region: str
+    spool_dir: str = ""  # empty: records wait in memory only
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CaptureConfig:
@@ -79,6 +82,7 @@ class CaptureConfig:
             # empty: the stack's S3 when the target is local, AWS's own otherwise
             s3_endpoint_url=settings.capture_s3_endpoint_url or settings.aws_endpoint_url,
             region=settings.region,
+            spool_dir=settings.capture_spool_dir,
         )
 
     @property
@@ -179,6 +183,8 @@ class DataCapture:
         self.records_dropped = 0
         self.upload_failures = 0
         self.last_error: str | None = None
+        self.records_recovered = 0  # from the spool a killed server left
+        self._spool: CaptureSpool | None = None
 
     # --- request path: cheap ---
     def sampled(self) -> bool:
@@ -205,14 +211,43 @@ class DataCapture:
         )
         with self._lock:
             self._pending.append(item)
+            if self._spool is not None:
+                self._spool.append(item)
 
     # --- background ---
-    def start(self) -> DataCapture:
+    def connect(self) -> DataCapture:
+        """Build the S3 client (boto3's import and setup: about half a second, paid by a
+        standby before its turn, not by callers after it)."""
         if self._s3 is None:
             self._s3 = _s3_client(self.config)
+        return self
+
+    def start(self) -> DataCapture:
+        self.connect()
+        if self.config.spool_dir:
+            self._open_spool()
         self._thread = threading.Thread(target=self._run, name="data-capture", daemon=True)
         self._thread.start()
+        if self.records_recovered:
+            self._wake.set()  # upload what a killed server left now, not one interval later
         return self
+
+    def _open_spool(self) -> None:
+        try:
+            self._spool = CaptureSpool(self.config.spool_dir)
+        except (SpoolBusy, OSError) as exc:
+            log.warning("Data Capture: no spool (%s); records wait in memory only", exc)
+            return
+        recovered = [CapturedInvocation(*record) for record in self._spool.recover()]
+        if recovered:
+            log.info(
+                "Data Capture: recovered %d record(s) a stopped server left in %s; uploading them",
+                len(recovered),
+                self.config.spool_dir,
+            )
+            with self._lock:
+                self._pending[:0] = recovered
+            self.records_recovered = len(recovered)
 
     def _run(self) -> None:
         while not self._stopped.is_set():
@@ -230,6 +265,8 @@ class DataCapture:
         with self._flush_lock:
             with self._lock:
                 batch, self._pending = self._pending, []
+                if batch and self._spool is not None:
+                    self._spool.rotate()  # this batch's records are in the closed segments
             if not batch:
                 return 0
             by_hour: dict[int, list[CapturedInvocation]] = {}
@@ -243,6 +280,8 @@ class DataCapture:
                     failed.extend(items)
             if failed:
                 self._keep_for_retry(failed)
+            elif self._spool is not None:
+                self._spool.all_uploaded()  # failed records of earlier flushes were in this batch
             self.records_written += written
             return written
 
@@ -317,7 +356,11 @@ class DataCapture:
                 break
         if self.pending:
             log.error(
-                "Data Capture: %d record(s) could not be written before shutdown (%s)",
+                "Data Capture: %d record(s) could not be written before shutdown (%s)%s",
                 self.pending,
                 self.last_error,
+                f"; they stay in {self.config.spool_dir} for the next start" if self._spool else "",
             )
+        if self._spool is not None:
+            self._spool.close(delivered=not self.pending)
+            self._spool = None

@@ -11,6 +11,7 @@ import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -99,11 +100,12 @@ def resolve_model_dir(
     return unpack_artifact(Path(model_artifact), tmp), [tmp]
 
 
-def build_capture(settings: Settings, s3_client=None) -> DataCapture | None:
+def build_capture(settings: Settings, s3_client=None, start: bool = True) -> DataCapture | None:
     config = CaptureConfig.from_settings(settings)
     if not config.enabled:
         return None
-    return DataCapture(config, s3_client).start()
+    capture = DataCapture(config, s3_client)
+    return capture.start() if start else capture.connect()
 
 
 def start_model_server(
@@ -113,16 +115,23 @@ def start_model_server(
     model_artifact: Path | None = None,
     s3_client=None,
     capture: bool | None = None,
+    listen_fd: int | None = None,
+    wait_for_turn: Callable[[], None] | None = None,
 ) -> ModelServerHandle:
     """Listen on settings.model_server_host:model_server_port (port 0: a free one), load the model,
     and return once /ping answers 200. `capture` overrides settings.capture_enabled;
-    `s3_client` replaces the Data Capture S3 client (tests)."""
+    `s3_client` replaces the Data Capture S3 client (tests). `listen_fd` is an inherited
+    listening socket to serve on instead. With `wait_for_turn` the server is a warm standby:
+    it loads everything, then waits in that call, and only then serves and starts Data
+    Capture (whose spool the server it replaces held until it died)."""
     if capture is not None:
         settings = settings.replace(capture_enabled=capture)
     resolved, cleanup = resolve_model_dir(settings, model_dir, model_artifact)
     app = ModelServerApp(settings)
     try:
-        server = ModelHTTPServer((settings.model_server_host, settings.model_server_port), app)
+        server = ModelHTTPServer(
+            (settings.model_server_host, settings.model_server_port), app, listen_fd
+        )
     except OSError as exc:
         raise HarnessError(
             f"Cannot listen on {settings.model_server_host}:{settings.model_server_port}: {exc}",
@@ -131,8 +140,19 @@ def start_model_server(
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="model-server", daemon=True
     )
-    thread.start()  # /ping answers 503 while the model loads, as SageMaker expects
     handle = ModelServerHandle(server, app, thread, resolved, cleanup)
+    if wait_for_turn is not None:
+        try:
+            app.model = model_fn(resolved)
+            standing_by = build_capture(settings, s3_client, start=False)
+            wait_for_turn()
+        except BaseException:
+            server.server_close()  # never served: nothing to shut down or drain
+            raise
+        app.capture = standing_by.start() if standing_by else None
+        thread.start()
+        return handle
+    thread.start()  # /ping answers 503 while the model loads, as SageMaker expects
     try:
         app.capture = build_capture(settings, s3_client)
         app.model = model_fn(resolved)
@@ -142,23 +162,48 @@ def start_model_server(
     return handle
 
 
+def wait_for_go() -> None:
+    """A standby's turn comes when its supervisor writes a line to its stdin; end of input means
+    the supervisor is gone, and so is the reason to serve."""
+    if not sys.stdin.buffer.readline():
+        raise SystemExit(0)
+
+
 def serve_until_signal(
     settings: Settings,
     model_dir: Path | None = None,
     model_artifact: Path | None = None,
     capture: bool | None = None,
+    listen_fd: int | None = None,
+    standby: bool = False,
 ) -> None:
     """Foreground server for `serve` (the CLI and the container): logs to stderr, prints one
-    ready line, stops cleanly on SIGTERM or SIGINT."""
+    ready line, stops cleanly on SIGTERM or SIGINT. A `standby` (the embedded stack's
+    supervisor keeps one warm) serves only once told to, and until then just ends on SIGTERM:
+    it holds no request and no record yet."""
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda signum, frame: stop.set())
-    handle = start_model_server(settings, model_dir, model_artifact=model_artifact, capture=capture)
+
+    def catch_signals() -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, frame: stop.set())
+
+    if not standby:
+        catch_signals()
+    handle = start_model_server(
+        settings,
+        model_dir,
+        model_artifact=model_artifact,
+        capture=capture,
+        listen_fd=listen_fd,
+        wait_for_turn=wait_for_go if standby else None,
+    )
+    if standby:
+        catch_signals()
     capture_note = (
         f"Data Capture {handle.capture.config.sampling_percentage}% -> "
         f"{handle.capture.config.destination}"

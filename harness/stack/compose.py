@@ -149,6 +149,23 @@ def _why_not_up(unhealthy: list[str]) -> tuple[str, str]:
     )
 
 
+SERVICES = ("localstack", "sagemaker-api", "model-server")
+
+
+def restart_counts() -> dict[str, int]:
+    """service -> how often Docker restarted its container (docker-compose.yml's restart policy
+    restarts the model server when it dies, as SageMaker replaces an instance); {} without Docker."""
+    names = [f"{PROJECT}-{service}-1" for service in SERVICES]
+    # one line a container that exists; a missing one only adds to stderr
+    fmt = '{{index .Config.Labels "com.docker.compose.service"}} {{.RestartCount}}'
+    counts = {}
+    for line in _docker("inspect", "--format", fmt, *names, timeout=5).stdout.splitlines():
+        service, _, count = line.strip().rpartition(" ")
+        if service and count.isdigit():
+            counts[service] = int(count)
+    return counts
+
+
 def stop(settings: Settings, model_dir) -> None:
     code = _compose(settings, model_dir, "down", "--remove-orphans")
     # LocalStack removes its Lambda containers when it stops them, but not one whose start

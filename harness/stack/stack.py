@@ -13,9 +13,9 @@ from rich.table import Table
 from harness.config import Settings
 from harness.deploy import storage
 from harness.errors import HarnessError
-from harness.stack import compose, embedded, processes
+from harness.stack import compose, embedded, health, processes
 from harness.stack.processes import StackState
-from harness.stack.readiness import http_ok, port_in_use
+from harness.stack.readiness import port_in_use
 
 
 def resolve_mode(settings: Settings) -> str:
@@ -29,19 +29,33 @@ def resolve_mode(settings: Settings) -> str:
 
 
 def running(settings: Settings) -> StackState | None:
+    """The recorded stack if every part of it is up, else None (`health.parts` says which not)."""
     state = StackState.load(settings)
     if state is None:
         return None
-    if state.mode == "embedded" and not all(processes.alive(p) for p in state.processes.values()):
+    if state.mode == "embedded" and not all(
+        name in state.processes and state.owner(name).ours for name in embedded.PARTS
+    ):
         return None
     return state
 
 
 def require_running(settings: Settings) -> StackState:
     state = running(settings)
-    if state is None:
+    if state is not None:
+        return state
+    recorded = StackState.load(settings)
+    if recorded is None:
         raise HarnessError("The local stack is not up.", "run `make local-up` first")
-    return state
+    dead = [
+        f"{p.component} {p.state}"
+        for p in health.parts(settings, recorded)
+        if p.process != "running"
+    ]
+    raise HarnessError(
+        f"The local stack is partly down: {'; '.join(dead)}.",
+        f"run {health.FIX}",
+    )
 
 
 def preflight(settings: Settings) -> None:
@@ -87,13 +101,21 @@ def deploy_into(settings: Settings, console: Console) -> None:
 
 
 def up(settings: Settings, console: Console | None = None) -> StackState:
-    """Start what is not running and deploy into it; `harness up` then runs a sample execution."""
+    """Start what is not running and deploy into it; `harness up` then runs a sample execution.
+
+    On a stack that is partly up it keeps what runs, restarts what is dead and redeploys (a
+    restarted emulator has lost every deployed resource), and says what it did."""
     console = console or Console()
     started = time.monotonic()
-    state = running(settings)
+    state = StackState.load(settings)
     if state is not None:
-        console.print(f"Stack already up ({state.mode}); redeploying.")
         settings = _for_mode(settings, state.mode)
+        with console.status("Checking the running stack…"):
+            actions = _heal(settings, state)
+        for action in actions:
+            console.print(f"[yellow]healed:[/] {action}")
+        if not actions:
+            console.print(f"Stack already up ({state.mode}); redeploying.")
     else:
         mode = resolve_mode(settings)
         settings = _for_mode(settings, mode)
@@ -103,12 +125,25 @@ def up(settings: Settings, console: Console | None = None) -> StackState:
             pids = {} if mode == "docker" else embedded.start(settings, model_dir)
             if mode == "docker":
                 compose.start(settings, model_dir)
-        state = StackState(mode, settings.aws_endpoint_url, settings.model_server_url, pids)
+        state = StackState(mode, settings.aws_endpoint_url, settings.model_server_url)
+        for name, pid in pids.items():
+            state.record(name, pid)
         state.save(settings)
         console.print(f"[green]✓[/] {mode} stack ready in {time.monotonic() - started:.1f} s")
     deploy_into(settings, console)
     console.print(f"[green]✓[/] deployed; up in {time.monotonic() - started:.1f} s")
     return state
+
+
+def _heal(settings: Settings, state: StackState) -> list[str]:
+    if state.mode == "embedded":
+        return embedded.heal(settings, state, lambda: unpack_model(settings))
+    down_now = [p.component for p in health.parts(settings, state) if not p.ok]
+    if not down_now:
+        return []
+    # `compose up` starts the stopped containers and leaves the running ones alone
+    compose.start(settings, unpack_model(settings))
+    return [f"{', '.join(down_now)} did not answer: `docker compose up` started them again"]
 
 
 def _for_mode(settings: Settings, mode: str) -> Settings:
@@ -128,9 +163,14 @@ def down(settings: Settings, console: Console | None = None) -> bool:
         return False
     if state.mode == "docker":
         compose.stop(settings, settings.state_dir / "model")
-    for name, pid in state.processes.items():
-        if processes.stop(pid):
+    # the model server first: it flushes Data Capture to the emulator's S3 as it stops
+    for name, pid in sorted(state.processes.items(), key=lambda item: item[0] == "emulator"):
+        owner = state.owner(name)
+        if processes.stop(pid, started=state.start_times.get(name)):
             console.print(f"stopped {name} (pid {pid})")
+        elif owner.stranger:
+            # the PID was reused: signalling it would hit someone else's process
+            console.print(f"{name}: {owner.state}; left it alone")
     StackState.forget(settings)
     console.print("[green]✓[/] local stack stopped")
     return True
@@ -139,40 +179,22 @@ def down(settings: Settings, console: Console | None = None) -> bool:
 def print_status(settings: Settings, console: Console | None = None) -> None:
     console = console or Console()
     state = StackState.load(settings)
+    parts_now = health.parts(settings, state)
     table = Table(title=f"Local stack ({state.mode if state else 'not running'})")
-    for column in ("component", "address", "state", "what it stands in for"):
+    for column in ("component", "address", "state", "restarts", "what it stands in for"):
         table.add_column(column)
-    docker = state is not None and state.mode == "docker"
-    aws_services = "S3, IAM, STS, Lambda, Step Functions, CloudWatch Logs"
-    rows = [
-        (
-            "AWS APIs",
-            settings.aws_endpoint_url,
-            "/_localstack/health" if docker else embedded.HEALTH_PATH,
-            aws_services if docker else f"{aws_services}, SageMaker control plane",
-        ),
-        (
-            "endpoint",
-            settings.model_server_url,
-            "/ping",
-            f"SageMaker endpoint {settings.endpoint_name} + runtime API + Data Capture",
-        ),
-    ]
-    if docker:
-        rows.insert(
-            1,
-            (
-                "SageMaker API",
-                settings.replace(mode="docker").sagemaker_api_url,
-                "/moto-api/data.json",
-                "SageMaker control plane (LocalStack's free edition has none)",
-            ),
+    for part in parts_now:
+        colour = "green" if part.ok else ("yellow" if part.restarting else "red")
+        restarts = "" if part.restarts is None else str(part.restarts)
+        if part.restarts and part.last_exit:
+            restarts += f" (last: {part.last_exit})"
+        table.add_row(
+            part.component, part.address, f"[{colour}]{part.state}[/]", restarts, part.role
         )
-    for name, url, probe, role in rows:
-        up_now = http_ok(url + probe)
-        table.add_row(name, url, "[green]up[/]" if up_now else "[red]down[/]", role)
     console.print(table)
     if state:
+        for line in health.problems(parts_now):
+            console.print(f"[red]{line}[/]")
         console.print(
             f"bucket s3://{settings.bucket}, state machine {settings.state_machine_name}, "
             f"logs in {settings.state_dir / 'logs'}"

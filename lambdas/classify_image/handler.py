@@ -2,8 +2,9 @@
 
 Input  the serialize step's body {"image_data", "s3_bucket", "s3_key", "inferences"}
 Output {"statusCode": 200, "body": {... same fields, "inferences": [p_bicycle, p_motorcycle]}}
-Errors EndpointInvocationError (ModelError, ValidationError, a non-JSON answer, ...),
-       InvalidEvent (no image_data)
+Errors EndpointTransientError (the endpoint is loading, restarting, throttled or unreachable:
+       the state machine retries it), EndpointInvocationError (ModelError on a bad input,
+       ValidationError, a non-JSON answer, ...: fails at once), InvalidEvent (no image_data)
 
 boto3's sagemaker-runtime client only (the sagemaker SDK is far too large for a Lambda).
 """
@@ -15,9 +16,15 @@ import mimetypes
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+)
 from shared import env
-from shared.errors import EndpointInvocationError
+from shared.errors import EndpointInvocationError, EndpointTransientError
 from shared.event import WorkflowEvent
 from shared.lambda_context import LambdaContext
 from shared.logger import get_logger, inject_lambda_context
@@ -25,7 +32,35 @@ from shared.logger import get_logger, inject_lambda_context
 logger = get_logger("classify_image")
 
 # Built once per sandbox; AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME points it at a local endpoint.
-runtime = boto3.client("sagemaker-runtime", region_name=env.region())
+# botocore's standard retry mode with its 3 attempts (a second or two) absorbs a blip such as a
+# pooled connection to a restarted server; longer outages go back to the state machine, whose
+# Retry waits without a running Lambda and shows in the execution history. (The legacy
+# default, 5 attempts, could spend about 15 s in here on a refused connection alone.)
+runtime = boto3.client(
+    "sagemaker-runtime",
+    region_name=env.region(),
+    config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
+)
+
+# InvokeEndpoint errors that pass with time (docs/contracts.md section 3): the model is loading
+# (429 ModelNotReadyException), the service is unavailable or failed internally (503, 500: AWS
+# says try again), or the call was throttled. ModelError (424) is the container's answer to
+# this input and ValidationError (400) the request's fault: the same request fails again.
+TRANSIENT_CODES = frozenset(
+    {
+        "ModelNotReadyException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+    }
+)
+# A code botocore could not read (a proxy's HTML page) is judged by the HTTP status alone.
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Refused (nothing listens yet: a restarting server) or dropped mid-request (it died). A read
+# timeout is not here: the model took over 60 s, and would take as long again.
+TRANSIENT_CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError)
 
 DEFAULT_CONTENT_TYPE = "image/png"
 
@@ -34,6 +69,14 @@ def content_type_for(key: str) -> str:
     """image/png unless the key's extension names another image type (e.g. .jpg)."""
     guessed, _ = mimetypes.guess_type(key)
     return guessed if guessed and guessed.startswith("image/") else DEFAULT_CONTENT_TYPE
+
+
+def is_transient(err: ClientError) -> bool:
+    code = err.response.get("Error", {}).get("Code", "")
+    if code in TRANSIENT_CODES:
+        return True
+    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code != "ModelError" and status in TRANSIENT_STATUSES
 
 
 def invoke_endpoint(
@@ -50,11 +93,17 @@ def invoke_endpoint(
         )
     except ClientError as err:
         error = err.response.get("Error", {})
-        raise EndpointInvocationError(
+        named = EndpointTransientError if is_transient(err) else EndpointInvocationError
+        raise named(
             endpoint_name, where, error.get("Message") or str(err), code=error.get("Code", "")
         ) from err
     except BotoCoreError as err:  # e.g. EndpointConnectionError: nothing listens at the URL
-        raise EndpointInvocationError(endpoint_name, where, str(err), type(err).__name__) from err
+        named = (
+            EndpointTransientError
+            if isinstance(err, TRANSIENT_CONNECTION_ERRORS)
+            else EndpointInvocationError
+        )
+        raise named(endpoint_name, where, str(err), type(err).__name__) from err
     body = response["Body"].read()
     try:
         probabilities = json.loads(body)

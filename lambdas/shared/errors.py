@@ -25,12 +25,21 @@ class ImageNotFound(WorkflowError):
 
 
 class EndpointInvocationError(WorkflowError):
-    """InvokeEndpoint failed (ModelError, ValidationError, ...) or answered something unusable."""
+    """InvokeEndpoint failed for good (ModelError on a bad input, ValidationError, ...) or
+    answered something unusable: the same request would fail again, so nothing retries it."""
 
     def __init__(self, endpoint_name: str, image: str, detail: str, code: str = ""):
         prefix = f"{code}: " if code else ""
         super().__init__(f"endpoint {endpoint_name!r} failed on {image}: {prefix}{detail}")
         self.endpoint_name, self.code = endpoint_name, code
+
+
+class EndpointTransientError(EndpointInvocationError):
+    """InvokeEndpoint failed in a way that passes: the endpoint is loading, restarting, replaced,
+    throttled or briefly unreachable (ModelNotReadyException, ServiceUnavailable,
+    InternalFailure, throttling, a refused or dropped connection). The state machine retries
+    this name with backoff (statemachine/README.md); the same request may well succeed then.
+    A subclass, so code that handles every endpoint failure still catches it."""
 
 
 # The upper-case class name is deliberate: it is the Step Functions Error name the Udacity

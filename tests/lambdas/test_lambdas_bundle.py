@@ -126,3 +126,44 @@ def test_unreachable_endpoint_is_a_named_error(classify_module, load_event):
     assert caught.value.code == "EndpointConnectionError"
     assert f"127.0.0.1:{port}" in str(caught.value)
     assert "s3://scones-unlimited-local/test/bicycle_s_000030.png" in str(caught.value)
+    # nothing listens *yet* (a restarting server): the state machine retries this name
+    assert type(caught.value).__name__ == "EndpointTransientError"
+
+
+def test_a_server_dying_mid_request_is_transient(classify_module, load_event):
+    # GIVEN a server that accepts the connection and closes it without an answer (what a
+    # model server killed mid-request does to its callers)
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def accept_and_drop() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.close()
+
+    threading.Thread(target=accept_and_drop, daemon=True).start()
+    client = boto3.client(
+        "sagemaker-runtime",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=5),
+    )
+    from shared.event import WorkflowEvent
+
+    try:
+        with pytest.raises(EndpointInvocationError) as caught:
+            classify_module.classify_image(
+                WorkflowEvent(load_event("classify_input")), client, "scones-image-classifier"
+            )
+    finally:
+        listener.close()
+    # THEN the state machine's Retry gets it: the next attempt may meet a restarted server
+    assert type(caught.value).__name__ == "EndpointTransientError"
+    assert caught.value.code == "ConnectionClosedError"

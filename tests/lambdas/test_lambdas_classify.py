@@ -12,7 +12,7 @@ import json
 
 import pytest
 from botocore.response import StreamingBody
-from shared.errors import EndpointInvocationError, InvalidEvent
+from shared.errors import EndpointInvocationError, EndpointTransientError, InvalidEvent
 
 
 def expected_request(event, endpoint="scones-image-classifier", content_type="image/png"):
@@ -93,6 +93,80 @@ def test_model_error_propagates_with_endpoint_and_image(
     assert "s3://scones-unlimited-local/test/bicycle_s_000030.png" in message
     assert "ModelError: Received client error (415)" in message
     assert caught.value.code == "ModelError"
+    # AND it is not the transient kind: a bad input fails at once, nothing retries it
+    assert type(caught.value) is EndpointInvocationError
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("ModelNotReadyException", 429),
+        ("ServiceUnavailable", 503),
+        ("InternalFailure", 500),
+        ("ThrottlingException", 400),
+        ("TooManyRequestsException", 429),
+        ("502", 502),  # a body botocore could not read, from something in between
+        ("504", 504),
+    ],
+)
+def test_transient_endpoint_errors_get_the_retried_name(
+    classify_module, runtime_stub, load_event, lambda_context, monkeypatch, code, status
+):
+    # GIVEN an endpoint that answers an error which passes with time (docs/contracts.md s. 3)
+    event = load_event("classify_input")
+    client, stubber = runtime_stub
+    stubber.add_client_error(
+        "invoke_endpoint",
+        service_error_code=code,
+        service_message="try again later",
+        http_status_code=status,
+        expected_params=expected_request(event),
+    )
+    monkeypatch.setattr(classify_module, "runtime", client)
+    # WHEN the handler runs THEN it raises the name the state machine retries, still an
+    # EndpointInvocationError to code that handles every endpoint failure
+    with pytest.raises(EndpointTransientError) as caught:
+        classify_module.handler(event, lambda_context)
+    assert type(caught.value).__name__ == "EndpointTransientError"
+    assert isinstance(caught.value, EndpointInvocationError)
+    assert caught.value.code == code
+    assert f"{code}: try again later" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("ModelError", 424),
+        ("ValidationError", 400),
+        ("InternalDependencyException", 530),
+    ],
+)
+def test_lasting_endpoint_errors_fail_at_once(
+    classify_module, runtime_stub, load_event, lambda_context, monkeypatch, code, status
+):
+    event = load_event("classify_input")
+    client, stubber = runtime_stub
+    stubber.add_client_error(
+        "invoke_endpoint",
+        service_error_code=code,
+        service_message="no",
+        http_status_code=status,
+        expected_params=expected_request(event),
+    )
+    monkeypatch.setattr(classify_module, "runtime", client)
+    with pytest.raises(EndpointInvocationError) as caught:
+        classify_module.handler(event, lambda_context)
+    assert type(caught.value) is EndpointInvocationError
+    assert caught.value.code == code
+
+
+def test_the_sdk_makes_a_few_quick_attempts_and_leaves_longer_waits_to_the_state_machine(
+    classify_module,
+):
+    # botocore's standard mode, 3 attempts: a blip is absorbed in the Lambda, an outage is the
+    # state machine's Retry (statemachine/README.md), not up to ~15 s of the legacy default
+    retries = classify_module.runtime.meta.config.retries
+    assert retries == {"mode": "standard", "total_max_attempts": 3}
 
 
 def test_non_json_answer_is_an_error(

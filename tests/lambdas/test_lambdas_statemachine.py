@@ -12,12 +12,14 @@ import json
 import re
 import sys
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 from awslambdaric.bootstrap import build_fault_result
 from awslambdaric.lambda_runtime_marshaller import to_json
+from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 
@@ -66,10 +68,32 @@ def test_every_task_invokes_lambda_with_the_whole_input(asl):
 
 def test_every_task_retries_lambda_service_errors_like_the_console(asl):
     for name, state in asl["States"].items():
-        (retry,) = state["Retry"]
+        # the console's retrier first; only the classify step has one more (the next test)
+        retry, *others = state["Retry"]
+        assert len(others) == (1 if name == "Classify image" else 0), name
         assert set(retry["ErrorEquals"]) == LAMBDA_RETRY_ERRORS, name
         assert retry["IntervalSeconds"] in (1, 2) and 3 <= retry["MaxAttempts"] <= 6, name
         assert retry["BackoffRate"] == 2, name
+
+
+def test_only_the_classify_step_retries_transient_endpoint_errors(asl):
+    # statemachine/README.md "Retrying the endpoint" says why these numbers
+    _, transient = asl["States"]["Classify image"]["Retry"]
+    assert transient == {
+        "ErrorEquals": ["EndpointTransientError"],
+        "IntervalSeconds": 1,
+        "MaxAttempts": 5,
+        "BackoffRate": 2,
+        "MaxDelaySeconds": 16,
+        "JitterStrategy": "FULL",
+    }
+    waits = [min(1 * 2**n, transient["MaxDelaySeconds"]) for n in range(transient["MaxAttempts"])]
+    # long enough for a restarting server (back within 2 s), short enough that a dead endpoint
+    # is a named error well within a minute (tests/docker_mode expects < 60 s)
+    assert 2 < sum(waits) <= 31
+    for state in asl["States"].values():  # ModelError and friends are never retried
+        for retry in state["Retry"]:
+            assert "EndpointInvocationError" not in retry["ErrorEquals"]
 
 
 def test_nothing_catches_the_threshold_error(asl):
@@ -232,3 +256,100 @@ def test_missing_key_fails_with_a_clear_s3_error(workflow):
         f"s3://{BUCKET}/test/no_such_image.png could not be read: NoSuchKey"
     )
     assert [name for name, _ in invoked_with] == ["serialize_image_data"]  # no retry, no next
+
+
+# -- retrying a transient endpoint failure -----------------------------------------------------
+class FlakyEndpoint(FakeEndpoint):
+    """Fails the first `failures` calls with `error`, then answers."""
+
+    def __init__(self, answers: dict[bytes, list[float]], error: Exception, failures: int):
+        super().__init__(answers)
+        self.error, self.failures = error, failures
+
+    def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
+        if self.failures:
+            self.failures -= 1
+            self.requests.append(request)
+            raise self.error
+        return super().invoke_endpoint(**request)
+
+
+def endpoint_error(code: str, status: int) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": f"{code} from the endpoint"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "InvokeEndpoint",
+    )
+
+
+@pytest.fixture
+def recorded_waits(monkeypatch) -> list[float]:
+    """The interpreter's Retry waits, recorded instead of slept (moto sleeps in the retrier)."""
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    waits: list[float] = []
+    monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=waits.append))
+    return waits
+
+
+def classify_calls(invoked_with) -> int:
+    return sum(1 for name, _ in invoked_with if name == "classify_image")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        endpoint_error("ModelNotReadyException", 429),
+        endpoint_error("ServiceUnavailable", 503),
+        EndpointConnectionError(endpoint_url="http://127.0.0.1:9/endpoints/x/invocations"),
+    ],
+    ids=["model-not-ready", "service-unavailable", "connection-refused"],
+)
+def test_a_transient_endpoint_failure_is_retried_and_the_execution_succeeds(
+    workflow, classify_module, monkeypatch, recorded_waits, error
+):
+    run, invoked_with, _ = workflow
+    # GIVEN an endpoint that fails twice the way a restarting or loading endpoint does
+    flaky = FlakyEndpoint({PNG: [0.97, 0.03]}, error, failures=2)
+    monkeypatch.setattr(classify_module, "runtime", flaky)
+    # WHEN the workflow runs THEN the classify step is retried and the execution succeeds
+    desc = run("test/bicycle.png")
+    assert desc["status"] == "SUCCEEDED", desc
+    assert json.loads(desc["output"])["inferences"] == [0.97, 0.03]
+    assert classify_calls(invoked_with) == 3 and len(flaky.requests) == 3
+    # AND it waited as the definition says: full jitter under 1 s, then under 2 s
+    assert len(recorded_waits) == 2
+    assert 0 <= recorded_waits[0] <= 1 and 0 <= recorded_waits[1] <= 2
+
+
+def test_a_model_error_on_bad_input_fails_at_once(
+    workflow, classify_module, monkeypatch, recorded_waits
+):
+    run, invoked_with, _ = workflow
+    refusal = endpoint_error("ModelError", 424)
+    flaky = FlakyEndpoint({PNG: [0.97, 0.03]}, refusal, failures=1)
+    monkeypatch.setattr(classify_module, "runtime", flaky)
+    desc = run("test/bicycle.png")
+    assert desc["status"] == "FAILED", desc
+    assert desc["error"] == "EndpointInvocationError"
+    assert "ModelError" in json.loads(desc["cause"])["errorMessage"]
+    assert classify_calls(invoked_with) == 1 and recorded_waits == []
+
+
+def test_an_endpoint_that_stays_down_fails_with_the_transient_name_after_the_retries(
+    workflow, classify_module, monkeypatch, recorded_waits
+):
+    run, invoked_with, _ = workflow
+    down = FlakyEndpoint({}, endpoint_error("ServiceUnavailable", 503), failures=100)
+    monkeypatch.setattr(classify_module, "runtime", down)
+    desc = run("test/bicycle.png")
+    assert desc["status"] == "FAILED", desc
+    assert desc["error"] == "EndpointTransientError"
+    assert "ServiceUnavailable" in json.loads(desc["cause"])["errorMessage"]
+    # 1 attempt + MaxAttempts 5 retries, each wait within its capped, jittered bound
+    assert classify_calls(invoked_with) == 6
+    assert len(recorded_waits) == 5
+    for wait, ceiling in zip(recorded_waits, (1, 2, 4, 8, 16), strict=True):
+        assert 0 <= wait <= ceiling

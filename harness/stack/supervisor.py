@@ -1,0 +1,240 @@
+"""`python -m harness.stack.supervisor --status-file F [--listen H:P --standby] -- COMMAND`: keep a
+server running.
+
+The embedded stack runs the model server under this, as SageMaker runs a container: when the
+server dies (a crash, an OOM kill, `kill -9`) another takes its place at once (issue 15;
+docs/contracts.md section 2). Two things make that take well under 2 s even on a loaded
+machine, where starting Python, onnxruntime and the model alone can take that long: a warm
+standby (`--standby`), already loaded, that only has to start accepting; and the listening
+socket held here (`--listen`), so callers queue in its backlog instead of being refused
+while the servers change. In docker mode Compose's restart policy does this job. The status
+file (JSON) says how often the server was replaced and why, for `harness status`.
+
+The supervisor is the process group's leader and its children stay in that group, so `down`
+(SIGTERM to the group) reaches them all; the supervisor then lets the server drain and flush
+Data Capture instead of replacing it. Should the supervisor itself be killed, the kernel sends
+its children SIGTERM (PR_SET_PDEATHSIG), so no orphaned server keeps the port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+QUICK_EXIT_SECONDS = 5.0  # a child that dies sooner than this after its start is crash-looping
+MAX_BACKOFF_SECONDS = 30.0
+_PR_SET_PDEATHSIG = 1
+
+
+def describe_exit(status: int) -> str:
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit code {code}"
+
+
+def crashed(status: int) -> bool:
+    """Ended by itself (an exit code, or a crash signal such as SIGSEGV), not killed from
+    outside: a user's or the OOM killer's kill -9 right after a restart is no crash loop."""
+    code = os.waitstatus_to_exitcode(status)
+    return code >= 0 or -code not in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
+
+
+def backoff(quick_exits: int) -> float:
+    """No wait for a first crash (the endpoint must be back fast); then 1, 2, 4... up to 30 s,
+    so a server that cannot start (a broken model, a port taken) does not spin the CPU."""
+    if quick_exits <= 1:
+        return 0.0
+    return min(2.0 ** (quick_exits - 2), MAX_BACKOFF_SECONDS)
+
+
+def _die_with_parent_hook():
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded before fork: the hook only calls it
+    parent = os.getpid()
+
+    def hook() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the supervisor died before prctl took effect
+            os._exit(1)
+
+    return hook
+
+
+class Supervisor:
+    """Runs COMMAND as the active child, and with `standby` one more, already loaded, that takes
+    over the moment the active one dies; with `listen` it holds the listening socket itself and
+    hands it to every child (`--listen-fd`), so the port never closes between them."""
+
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        status_file: Path,
+        listen: str = "",
+        standby: bool = False,
+    ):
+        self.name = name
+        self.command = command
+        self.status_file = status_file
+        self.use_standby = standby
+        self.sock: socket.socket | None = None
+        if listen:
+            host, _, port = listen.rpartition(":")
+            self.sock = socket.create_server((host, int(port)), backlog=128)
+        self.active: subprocess.Popen | None = None
+        self.standby: subprocess.Popen | None = None
+        self.stopping = False
+        self.restarts = 0
+        self.last_exit = ""
+        self.last_restart_at: float | None = None
+        self._hook = _die_with_parent_hook()
+
+    def on_signal(self, signum, frame) -> None:
+        self.stopping = True
+        for child in (self.active, self.standby):
+            # in case only our PID was signalled; os.kill, not Popen.send_signal, which would
+            # reap the child here, under the main loop's wait
+            if child is not None and child.returncode is None:
+                try:
+                    os.kill(child.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+
+    def write_status(self) -> None:
+        status = {
+            "supervisor_pid": os.getpid(),
+            "child_pid": self.active.pid if self.active else None,
+            "standby_pid": self.standby.pid if self.standby else None,
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
+            "last_restart_at": self.last_restart_at,
+        }
+        tmp = self.status_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(status))
+        tmp.replace(self.status_file)
+
+    def _spawn(self, standby: bool) -> subprocess.Popen:
+        command, fds = list(self.command), ()
+        if self.sock is not None:
+            command += ["--listen-fd", str(self.sock.fileno())]
+            fds = (self.sock.fileno(),)
+        if standby:
+            command.append("--standby")
+        # preexec_fn is unsafe only with threads, and the supervisor has none
+        child = subprocess.Popen(
+            command,
+            preexec_fn=self._hook,  # noqa: PLW1509
+            pass_fds=fds,
+            stdin=subprocess.PIPE if standby else subprocess.DEVNULL,
+        )
+        child.started = time.monotonic()
+        if self.stopping:  # the group's SIGTERM came while the child was being forked
+            child.send_signal(signal.SIGTERM)
+        return child
+
+    def _promote_standby(self) -> bool:
+        standby, self.standby = self.standby, None
+        if standby is None or standby.returncode is not None:
+            return False
+        try:
+            standby.stdin.write(b"go\n")
+            standby.stdin.close()
+        except OSError:  # it died meanwhile; its exit is reaped by the loop
+            return False
+        self.active = standby
+        return True
+
+    def run(self) -> int:
+        self.active = self._spawn(standby=False)
+        if self.use_standby:
+            self.standby = self._spawn(standby=True)
+        self.write_status()
+        quick_exits = 0
+        while True:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:  # every child reaped: only after a stop
+                return 0
+            child = next((c for c in (self.active, self.standby) if c and c.pid == pid), None)
+            if child is None:
+                continue
+            child.returncode = os.waitstatus_to_exitcode(status)
+            if self.stopping:
+                continue  # reap the other child too, then return
+            quick = time.monotonic() - child.started < QUICK_EXIT_SECONDS and crashed(status)
+            quick_exits = quick_exits + 1 if quick else 1
+            if child is self.standby:
+                self.standby = None
+                print(f"supervisor: standby {self.name} ({describe_exit(status)})", flush=True)
+            else:
+                self.active = None
+                self._count_restart(pid, status)
+                self._promote_standby()
+            delay = backoff(quick_exits)
+            if delay:
+                print(
+                    f"supervisor: it keeps dying at start (see above); next try in {delay:.0f} s",
+                    flush=True,
+                )
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline and not self.stopping:
+                time.sleep(0.1)
+            if self.stopping:
+                continue
+            if self.active is None:
+                self.active = self._spawn(standby=False)
+            if self.use_standby and self.standby is None:
+                self.standby = self._spawn(standby=True)
+            self.write_status()
+
+    def _count_restart(self, pid: int, status: int) -> None:
+        self.restarts += 1
+        self.last_exit = describe_exit(status)
+        self.last_restart_at = time.time()
+        taken_over = self.standby is not None and self.standby.returncode is None
+        print(
+            f"supervisor: {self.name} (pid {pid}) ended ({self.last_exit}); restart "
+            f"{self.restarts}"
+            + (f": standby pid {self.standby.pid} takes over" if taken_over else ""),
+            flush=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.stack.supervisor",
+        description="Run COMMAND; start it again whenever it dies, until SIGTERM or SIGINT.",
+    )
+    parser.add_argument("--name", default="the process", help="how the log names it")
+    parser.add_argument("--status-file", type=Path, required=True)
+    parser.add_argument("--listen", default="", help="HOST:PORT: hold this socket, pass it down")
+    parser.add_argument("--standby", action="store_true", help="keep a loaded standby child")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no COMMAND to run: pass it after --")
+    try:
+        supervisor = Supervisor(
+            args.name, command, args.status_file, listen=args.listen, standby=args.standby
+        )
+    except OSError as exc:  # the port is taken
+        print(f"supervisor: cannot listen on {args.listen}: {exc}", file=sys.stderr, flush=True)
+        return 1
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, supervisor.on_signal)
+    return supervisor.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
