@@ -43,9 +43,13 @@ _lock = threading.Lock()
 
 def check_hooks() -> None:
     """Raise HarnessError if moto no longer has what this emulator relies on."""
-    from harness.emulator import moto_speedups
+    from harness.emulator import moto_speedups, sfn_jsonata
 
     raise_if(_lambda_problems() + _internals_problems() + moto_speedups.problems())
+    raise_if(sfn_jsonata.problems())  # JSONata and variables (sfn_jsonata.py)
+    from harness.emulator import sfn_mocks
+
+    raise_if(sfn_mocks.problems())  # mocked test cases, `#TestCase` (sfn_mocks.py)
 
 
 def raise_if(problems: list[str]) -> None:
@@ -211,6 +215,12 @@ def install(
         LambdaBackend.create_function = create_function
         LambdaBackend.delete_function = delete_function
     _configure(app)
+    from harness.emulator import sfn_jsonata
+
+    sfn_jsonata.install()  # JSONata and variables in the Step Functions engine
+    from harness.emulator import sfn_mocks
+
+    sfn_mocks.install()  # Step Functions Local mock files, `<arn>#<TestCase>`
 
 
 def _configure(app: Any) -> None:
@@ -244,6 +254,13 @@ def _post_config(app: Any, config: dict) -> None:
 
 def uninstall() -> None:
     from moto.awslambda.models import LambdaBackend, LambdaFunction
+
+    from harness.emulator import sfn_jsonata
+
+    sfn_jsonata.uninstall()
+    from harness.emulator import sfn_mocks
+
+    sfn_mocks.uninstall()
 
     with _lock:
         config = _installed.pop("config", None)

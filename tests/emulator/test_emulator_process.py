@@ -123,7 +123,56 @@ def _moto_points() -> dict:
     for name, module in list(sys.modules.items()):
         if name.startswith("moto.stepfunctions") and hasattr(module, "boto_client_for"):
             points[f"{name}.boto_client_for"] = module.boto_client_for
+    points.update(_mock_points())
+    points.update(_jsonata_points())
     return points
+
+
+def _jsonata_points() -> dict:
+    """sfn_jsonata.py: every point it patches (tests/emulator/test_emulator_sfn_jsonata_hooks)."""
+    from tests.emulator.test_emulator_sfn_jsonata_hooks import POINTS
+
+    return {
+        f"{owner or module}.{name}": getattr(
+            sys.modules[module] if owner is None else getattr(sys.modules[module], owner), name
+        )
+        for module, owner, name in POINTS
+        if module in sys.modules
+    }
+
+
+def _mock_points() -> dict:
+    """sfn_mocks.py: one light point always, the engine's once a `#TestCase` start ran."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    points = {"StepFunctionResponse.start_execution": StepFunctionResponse.start_execution}
+    for module, owner, name in (
+        ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend", "start_execution"),
+        ("moto.stepfunctions.parser.backend.execution", "Execution", "_get_start_execution_worker"),
+        ("moto.stepfunctions.parser.mocking.mock_config", None, "load_mock_test_case_for"),
+    ):
+        if module in sys.modules:
+            target = sys.modules[module] if owner is None else getattr(sys.modules[module], owner)
+            points[f"{owner or module}.{name}"] = getattr(target, name)
+    return points
+
+
+def _start_a_mocked_execution(url: str) -> None:
+    """A StartExecution on `<arn>#<TestCase>`: the mocks patch the engine (InvalidName here)."""
+    sfn = boto3.client(
+        "stepfunctions",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    arn = sfn.create_state_machine(
+        name="restore-check",
+        roleArn="arn:aws:iam::123456789012:role/restore-check",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+    )["stateMachineArn"]
+    with pytest.raises(sfn.exceptions.ClientError, match="InvalidName"):
+        sfn.start_execution(stateMachineArn=f"{arn}#NoSuchCase", name="restore-check")
 
 
 def _not_ours(points: dict) -> dict:
@@ -150,7 +199,10 @@ def test_stop_puts_moto_back_as_it_was(tmp_path, speedups):
     try:
         aws.wait_stepfunctions()  # the speed-ups are all in place from here on
         assert LambdaFunction._invoke_lambda is not before["LambdaFunction._invoke_lambda"]
+        _start_a_mocked_execution(aws.url)
         running = _moto_points()
+        assert "StepFunctionsParserBackend.start_execution" in _not_ours(running)
+        assert "StringJSONata._eval_body" in _not_ours(running)  # sfn_jsonata.py
         assert running["config"]["stepfunctions"]["execute_state_machine"] is True
         if speedups:
             assert any(key.endswith(".boto_client_for") for key in _not_ours(running))
