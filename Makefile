@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := usage
 .PHONY: usage install install-test check local-up local-down status e2e-test test test-emulator-plain test-docker test-docker-e2e \
-        lint format train monitor executions run deploy-aws plan-aws destroy-aws serve clean
+        lint format train monitor executions run console deploy-aws plan-aws destroy-aws serve clean
 
 usage: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -46,8 +46,8 @@ local-down: install ## stop everything local-up started
 status: install ## show what runs where
 	@$(HARNESS) status
 
-e2e-test: install ## run real executions through the running stack (TARGET=aws for AWS)
-	@$(HARNESS) e2e --target $(TARGET)
+e2e-test: install ## run real executions through the running stack (TARGET=aws for AWS; MOCKS=1: the failure paths)
+	@$(HARNESS) e2e --target $(TARGET) $(if $(filter 1 true yes,$(MOCKS)),--mocks)
 
 test: install-test ## run the whole test suite (starts its own embedded stacks on free ports)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -79,6 +79,9 @@ serve: install ## run the model server alone on 127.0.0.1:8080
 run: install ## run the workflow on one image: make run IMAGE=path/to/image.png (or s3://bucket/key)
 	@test -n "$(IMAGE)" || { echo "usage: make run IMAGE=path/to/image.png (or IMAGE=s3://bucket/key)"; exit 2; }
 	@$(HARNESS) run --target $(TARGET) "$(IMAGE)"
+
+console: install ## the web console on 127.0.0.1:8900 (HARNESS_CONSOLE_PORT); TARGET=aws is read-only
+	@$(HARNESS) console --target $(TARGET)
 
 monitor: install ## read Data Capture and write the monitoring report
 	@$(HARNESS) monitor --target $(TARGET)

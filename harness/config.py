@@ -30,6 +30,7 @@ ENV = {
     "HARNESS_TARGET": ("target", str),  # local | aws
     "HARNESS_HOST": ("host", str),
     "HARNESS_AWS_PORT": ("aws_port", int),
+    "HARNESS_CONSOLE_PORT": ("console_port", int),  # harness console (127.0.0.1)
     # boto3's own per-service variable: where SageMaker's control plane answers (docker mode:
     # our sagemaker-api service, since LocalStack's free edition has none; a LocalStack plan
     # with SageMaker: http://127.0.0.1:4566). Empty: the mode's default.
@@ -39,6 +40,7 @@ ENV = {
     "AWS_REGION": ("region", str),
     "SCONES_BUCKET": ("bucket", str),
     "SCONES_STATE_MACHINE": ("state_machine_name", str),
+    "SCONES_STATE_MACHINE_FILE": ("state_machine_file", Path),  # e.g. the JSONata twin
     "SCONES_FUNCTION_PREFIX": ("function_prefix", str),
     "SCONES_THRESHOLD": ("threshold", float),
     "SCONES_DATA_DIR": ("data_dir", Path),
@@ -55,10 +57,13 @@ ENV = {
     "CAPTURE_OPTIONS": ("capture_options", str),  # "Input,Output"
     "CAPTURE_FLUSH_SECONDS": ("capture_flush_seconds", float),
     "CAPTURE_S3_ENDPOINT_URL": ("capture_s3_endpoint_url", str),
+    "CAPTURE_SPOOL_DIR": ("capture_spool_dir", str),  # records kept on disk until uploaded
     "LAMBDA_WORKERS_PER_FUNCTION": ("lambda_workers_per_function", int),
     "LAMBDA_MAX_WORKERS_PER_FUNCTION": ("lambda_max_workers_per_function", int),
     "LAMBDA_PREWARM": ("lambda_prewarm", bool),
     "HARNESS_EMULATOR_SPEEDUPS": ("emulator_speedups", bool),  # false: moto's own slow paths
+    # Step Functions Local mock file: StartExecution on <machine ARN>#<TestCase> (sfn_mocks.py)
+    "SFN_MOCK_CONFIG": ("sfn_mock_config", Path),
     # the model server's address as a Lambda sees it (docker: http://model-server:8080)
     "LAMBDA_MODEL_SERVER_URL": ("lambda_model_server_url", str),
     "SCONES_ECR_REPOSITORY": ("ecr_repository", str),
@@ -100,6 +105,7 @@ class Settings:
     target: str = "local"
     host: str = "127.0.0.1"
     aws_port: int = 4566
+    console_port: int = 8900  # harness console
     sagemaker_endpoint_url: str = ""
     sagemaker_api_port: int = 4567  # docker mode's SageMaker control plane on the host
     state_dir: Path = REPO_ROOT / ".harness"
@@ -128,11 +134,13 @@ class Settings:
     capture_options: str = "Input,Output"
     capture_flush_seconds: float = 1.0
     capture_s3_endpoint_url: str = ""  # empty: the stack's S3 (local) or AWS's own
+    capture_spool_dir: str = ""  # empty: in memory only (the embedded stack sets one)
 
     lambda_workers_per_function: int = 2
     lambda_max_workers_per_function: int = 4  # warm pool grows on demand up to this
     lambda_prewarm: bool = True  # start a function's warm workers at CreateFunction
     emulator_speedups: bool = True  # the emulator's fast paths (harness/emulator/moto_speedups.py)
+    sfn_mock_config: Path = REPO_ROOT / "statemachine" / "mocks" / "workflow.mocks.json"
     lambda_model_server_url: str = ""  # empty: model_server_url
     ecr_repository: str = "scones-model-server"  # AWS target: where the model-server image goes
     # 4.14.0 is LocalStack's last tag that starts without an account (docs/docker.md)
