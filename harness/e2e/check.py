@@ -32,10 +32,7 @@ def run_sample(settings: Settings, console: Console) -> None:
         sfn, state_machine_arn(sfn, settings.state_machine_name), settings.bucket, key
     )
     colour = "green" if result.status == "SUCCEEDED" else "red"
-    detail = (
-        f"{result.label} {result.confidence:.3f}" if result.confidence is not None else result.error
-    )
     console.print(
         f"[{colour}]✓[/] sample execution {result.name} on {key}: [{colour}]{result.status}[/] "
-        f"{detail} in {result.seconds * 1000:.0f} ms"
+        f"{result.outcome} in {result.seconds * 1000:.0f} ms"
     )

@@ -44,6 +44,11 @@ class ExecutionResult:
         return max(self.inferences) if self.inferences else None
 
     @property
+    def outcome(self) -> str:
+        """'bicycle 0.994' for a classified image, else the error name."""
+        return f"{self.label} {self.confidence:.3f}" if self.confidence is not None else self.error
+
+    @property
     def cause_message(self) -> str:
         """The Lambda's errorMessage when the cause is its JSON error document."""
         return str(cause_text(self.cause))

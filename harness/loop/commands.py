@@ -60,11 +60,8 @@ def run(image: str, target: str | None, timeout: float) -> None:
     files = write_views(record, settings.state_dir / "executions")
     print_states(record, console)
     colour = "green" if result.status == "SUCCEEDED" else "red"
-    detail = (
-        f"{result.label} {result.confidence:.3f}" if result.confidence is not None else result.error
-    )
     console.print(
-        f"[{colour}]{result.status}[/] {result.name} on {obj.uri}: {detail} "
+        f"[{colour}]{result.status}[/] {result.name} on {obj.uri}: {result.outcome} "
         f"in {result.seconds * 1000:.0f} ms"
     )
     console.print(f"graph: {files.svg}\npage:  {files.html}", highlight=False)

@@ -9,7 +9,6 @@ import re
 import time
 
 import pytest
-from rich.console import Console
 
 from harness import clients
 from harness.console.server import ConsoleServer
@@ -19,7 +18,6 @@ from harness.executions.graph import COLOURS, svg_id
 from harness.executions.history import FAILED
 from harness.labels import LABELS
 from harness.loop.run import read_image
-from harness.stack import stack
 from harness.stack.readiness import free_port
 from tests.console.browser import (
     CHROMIUM_ARGS,
@@ -29,6 +27,7 @@ from tests.console.browser import (
     seconds_until_shown,
     watch_rows,
 )
+from tests.support.stacks import embedded_stack
 
 CHROMIUM = chromium_path()
 pytestmark = [
@@ -43,17 +42,8 @@ SHOTS = screenshots_dir()
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory, settings, data_dir):
-    local = settings.replace(
-        mode="embedded",
-        target="local",
-        aws_port=free_port(),
-        model_server_port=free_port(),
-        state_dir=tmp_path_factory.mktemp("console"),
-        data_dir=data_dir,
-    )
-    stack.up(local, Console(record=True))
-    yield local
-    stack.down(local, Console(record=True))
+    with embedded_stack(settings, tmp_path_factory.mktemp("console"), data_dir) as (local, _):
+        yield local
 
 
 def answer(local, body: bytes, content_type: str) -> list[float]:

@@ -20,21 +20,13 @@ from harness.executions.api import state_machine_arn
 from harness.labels import LABELS
 from harness.stack import processes, stack
 from harness.stack.readiness import free_port, port_in_use
+from tests.support.stacks import embedded_stack
 
 
 @pytest.fixture(scope="module")
 def running_stack(tmp_path_factory, settings, data_dir):
-    local = settings.replace(
-        mode="embedded",
-        target="local",
-        aws_port=free_port(),
-        model_server_port=free_port(),
-        state_dir=tmp_path_factory.mktemp("stack"),
-        data_dir=data_dir,
-    )
-    state = stack.up(local, Console(record=True))
-    yield local, state
-    stack.down(local, Console(record=True))
+    with embedded_stack(settings, tmp_path_factory.mktemp("stack"), data_dir) as running:
+        yield running
 
 
 def test_e2e_cases_all_behave(running_stack):

@@ -16,26 +16,16 @@ from harness import clients
 from harness.config import REPO_ROOT
 from harness.e2e import mocked
 from harness.executions.api import state_machine_arn
-from harness.stack import stack
-from harness.stack.readiness import free_port
+from tests.support.stacks import embedded_stack
 
 MOCK_FILE = REPO_ROOT / "statemachine" / "mocks" / "workflow.mocks.json"
 
 
 @pytest.fixture(scope="module")
 def running_stack(tmp_path_factory, settings, data_dir):
-    local = settings.replace(
-        mode="embedded",
-        target="local",
-        aws_port=free_port(),
-        model_server_port=free_port(),
-        state_dir=tmp_path_factory.mktemp("stack"),
-        data_dir=data_dir,
-        sfn_mock_config=MOCK_FILE,
-    )
-    stack.up(local, Console(record=True))
-    yield local
-    stack.down(local, Console(record=True))
+    state_dir = tmp_path_factory.mktemp("stack")
+    with embedded_stack(settings, state_dir, data_dir, sfn_mock_config=MOCK_FILE) as (local, _):
+        yield local
 
 
 def test_shipped_mock_file_covers_every_scenario():

@@ -10,29 +10,18 @@ import sys
 
 import pytest
 from PIL import Image
-from rich.console import Console
 
 from harness import clients
 from harness.dataset import listed_images
 from harness.loop import logs as loglib
 from harness.loop.run import UPLOAD_PREFIX, read_image
-from harness.stack import stack
-from harness.stack.readiness import free_port
+from tests.support.stacks import embedded_stack
 
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory, settings, data_dir):
-    local = settings.replace(
-        mode="embedded",
-        target="local",
-        aws_port=free_port(),
-        model_server_port=free_port(),
-        state_dir=tmp_path_factory.mktemp("loop"),
-        data_dir=data_dir,
-    )
-    stack.up(local, Console(record=True))
-    yield local
-    stack.down(local, Console(record=True))
+    with embedded_stack(settings, tmp_path_factory.mktemp("loop"), data_dir) as (local, _):
+        yield local
 
 
 def harness(local, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
