@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from rich.console import Console
 
 from harness.config import REPO_ROOT
 from harness.deploy import deploy, make_target
 from harness.e2e.cases import THRESHOLD_ERROR
 from harness.e2e.check import run_e2e
-from harness.stack import stack
-from harness.stack.readiness import free_port
+from tests.support.stacks import embedded_stack
 
 TWIN = REPO_ROOT / "statemachine" / "workflow.jsonata.asl.json"
 JSONPATH = REPO_ROOT / "statemachine" / "workflow.asl.json"
@@ -23,22 +21,13 @@ JSONPATH = REPO_ROOT / "statemachine" / "workflow.asl.json"
 @pytest.fixture(scope="module")
 def twin_stack(tmp_path_factory, settings, data_dir):
     """An embedded stack whose workflow is the twin, plus the JSONPath workflow beside it."""
-    local = settings.replace(
-        mode="embedded",
-        target="local",
-        aws_port=free_port(),
-        model_server_port=free_port(),
-        state_dir=tmp_path_factory.mktemp("twin"),
-        data_dir=data_dir,
-        state_machine_file=TWIN,
-    )
-    stack.up(local, Console(record=True))
-    jsonpath = local.replace(
-        state_machine_name=f"{local.state_machine_name}-jsonpath", state_machine_file=JSONPATH
-    )
-    deploy(jsonpath, make_target(jsonpath))
-    yield local, jsonpath
-    stack.down(local, Console(record=True))
+    state_dir = tmp_path_factory.mktemp("twin")
+    with embedded_stack(settings, state_dir, data_dir, state_machine_file=TWIN) as (local, _):
+        jsonpath = local.replace(
+            state_machine_name=f"{local.state_machine_name}-jsonpath", state_machine_file=JSONPATH
+        )
+        deploy(jsonpath, make_target(jsonpath))
+        yield local, jsonpath
 
 
 def test_twin_mirrors_the_jsonpath_workflow():

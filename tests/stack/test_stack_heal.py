@@ -28,27 +28,19 @@ from harness.executions.api import state_machine_arn
 from harness.executions.history import state_rows
 from harness.stack import embedded, health, processes, stack
 from harness.stack.processes import StackState
-from harness.stack.readiness import free_port, http_ok, port_in_use, wait_until
+from harness.stack.readiness import http_ok, port_in_use, wait_until
 from tests.support.pids import alive
+from tests.support.stacks import embedded_stack
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def healing_stack(tmp_path_factory, settings, data_dir):
-    local = settings.replace(
-        mode="embedded",
-        target="local",
-        aws_port=free_port(),
-        model_server_port=free_port(),
-        state_dir=tmp_path_factory.mktemp("healing-stack"),
-        data_dir=data_dir,
-        capture_flush_seconds=60.0,
-    )
-    stack.up(local, Console(record=True))
-    yield local
-    state = StackState.load(local)
-    stack.down(local, Console(record=True))
+    state_dir = tmp_path_factory.mktemp("healing-stack")
+    with embedded_stack(settings, state_dir, data_dir, capture_flush_seconds=60.0) as (local, _):
+        yield local
+        state = StackState.load(local)  # as the tests' healing left it
     pids = list(state.processes.values()) if state else []
     assert not any(alive(pid) for pid in pids)
     assert not port_in_use(local.host, local.aws_port)
