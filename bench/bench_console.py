@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -21,7 +20,11 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.console.browser
 
-from figures import percentile, write_figures  # bench/figures.py (this folder is on sys.path)
+from figures import (  # bench/figures.py (this folder is on sys.path)
+    own_stack_settings,
+    percentile,
+    write_figures,
+)
 
 from harness import clients
 from harness.config import Settings
@@ -85,14 +88,7 @@ def main() -> None:
     parser.add_argument("--live-rounds", type=int, default=10)
     args = parser.parse_args()
 
-    base = Settings.from_env()
-    settings = base.replace(
-        mode="embedded",
-        target="local",
-        aws_port=free_port(),
-        model_server_port=free_port(),
-        state_dir=Path(tempfile.mkdtemp(prefix="bench-console-")),
-    )
+    settings = own_stack_settings("console")
     keys = [image.key for image in listed_images(settings.data_dir)]
     stack.up(settings, Console(record=True))
     try:

@@ -11,20 +11,21 @@ writes bench/results/jsonata.json:
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
-from figures import percentile, write_figures  # bench/ is on sys.path when run as a script
+from figures import (  # bench/ is on sys.path when run as a script
+    own_stack_settings,
+    percentile,
+    write_figures,
+)
 from rich.console import Console
 
 from harness import clients
-from harness.config import REPO_ROOT, Settings
+from harness.config import REPO_ROOT
 from harness.dataset import listed_images
 from harness.deploy import deploy, make_target
 from harness.e2e.runner import run_execution
 from harness.executions.api import state_machine_arn
 from harness.stack import stack
-from harness.stack.readiness import free_port
 
 TWIN = REPO_ROOT / "statemachine" / "workflow.jsonata.asl.json"
 LIMIT = 1.2
@@ -34,13 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executions", type=int, default=60, help="warm executions of each")
     args = parser.parse_args()
-    settings = Settings.from_env(
-        mode="embedded",
-        target="local",
-        aws_port=free_port(),
-        model_server_port=free_port(),
-        state_dir=Path(tempfile.mkdtemp(prefix="bench-jsonata-")),
-    )
+    settings = own_stack_settings("jsonata")
     twin = settings.replace(
         state_machine_name=f"{settings.state_machine_name}-jsonata", state_machine_file=TWIN
     )

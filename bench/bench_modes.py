@@ -13,22 +13,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 from bench_stack import time_local_up  # bench/ is on sys.path when run as a script
-from figures import percentile, write_figures
+from figures import own_stack_settings, percentile, write_figures
 from rich.console import Console
 from rich.table import Table
 
 from harness import clients
-from harness.config import Settings
 from harness.dataset import listed_images
 from harness.e2e.runner import run_execution, run_many
 from harness.executions.api import state_machine_arn
 from harness.stack import compose, stack
-from harness.stack.readiness import free_port
 
 # the figures where lower is better: docker mode's ratio to embedded is reported for each
 TIMES = (
@@ -41,14 +37,7 @@ TIMES = (
 
 
 def measure(mode: str, executions: int, parallel: int) -> dict:
-    settings = Settings.from_env(
-        mode=mode,
-        target="local",
-        aws_port=free_port(),
-        model_server_port=free_port(),
-        sagemaker_api_port=free_port(),
-        state_dir=Path(tempfile.mkdtemp(prefix=f"bench-{mode}-")),
-    )
+    settings = own_stack_settings(mode, mode)
     up_seconds = time_local_up(settings)
     try:
         sfn = clients.client(settings, "stepfunctions")

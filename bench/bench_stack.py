@@ -12,7 +12,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,7 +19,11 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambdas"))
 
-from figures import percentile, write_figures  # bench/figures.py (this folder is on sys.path)
+from figures import (  # bench/figures.py (this folder is on sys.path)
+    own_stack_settings,
+    percentile,
+    write_figures,
+)
 
 from harness import clients
 from harness.config import Settings
@@ -28,7 +31,6 @@ from harness.dataset import listed_images
 from harness.e2e.runner import run_execution, run_many
 from harness.executions.api import state_machine_arn
 from harness.stack import stack
-from harness.stack.readiness import free_port
 
 
 def time_local_up(settings: Settings) -> float:
@@ -92,13 +94,7 @@ def main() -> None:
         "--parallel", type=int, default=8, help="parallel executions for throughput"
     )
     args = parser.parse_args()
-    settings = Settings.from_env(
-        mode="embedded",
-        target="local",
-        aws_port=free_port(),
-        model_server_port=free_port(),
-        state_dir=Path(tempfile.mkdtemp(prefix="bench-stack-")),
-    )
+    settings = own_stack_settings("stack")
     # first run pays cold imports and the first S3 upload; the measured one is what a user sees after it
     up_seconds = time_local_up(settings)
     stack.down(settings, Console(quiet=True))

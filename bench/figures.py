@@ -7,8 +7,12 @@ Benchmarks run as scripts (`python bench/bench_stack.py`), so this folder is on 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from harness.config import Settings
+from harness.stack.readiness import free_port
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -27,3 +31,16 @@ def write_figures(name: str, figures: dict) -> Path:
     path.write_text(text + "\n")
     print(f"written to bench/results/{name}.json")
     return path
+
+
+def own_stack_settings(name: str, mode: str = "embedded") -> Settings:
+    """Settings for a local stack of the bench's own: free ports and a fresh state folder, so
+    it runs beside any stack the developer has up."""
+    return Settings.from_env(
+        mode=mode,
+        target="local",
+        aws_port=free_port(),
+        model_server_port=free_port(),
+        sagemaker_api_port=free_port(),
+        state_dir=Path(tempfile.mkdtemp(prefix=f"bench-{name}-")),
+    )

@@ -15,6 +15,14 @@ import click
 
 from harness.errors import HarnessError
 
+# The --target option every command that talks to AWS APIs shares (local stack or real AWS).
+TARGET_OPTION = click.option(
+    "--target",
+    type=click.Choice(["local", "aws"]),
+    default=None,
+    help="the local stack or AWS (default: HARNESS_TARGET, else local)",
+)
+
 # command name -> "module:attribute" of a click command
 COMMANDS = {
     "up": "harness.stack.commands:up",

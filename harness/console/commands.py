@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import click
 
+from harness.cli import TARGET_OPTION
 from harness.config import Settings
 
 
 @click.command()
-@click.option(
-    "--target",
-    type=click.Choice(["local", "aws"]),
-    default=None,
-    help="default: HARNESS_TARGET or local",
-)
+@TARGET_OPTION
 @click.option("--port", type=int, default=None, help="default: HARNESS_CONSOLE_PORT (8900)")
 @click.option(
     "--allow-run",

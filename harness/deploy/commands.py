@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
+from harness.cli import TARGET_OPTION
 from harness.config import Settings
 from harness.deploy.base import Identity, Outputs, Target
 from harness.deploy.deployer import deploy as run_deploy
@@ -14,12 +15,6 @@ from harness.deploy.deployer import make_target
 from harness.deploy.pricing import describe_cost
 from harness.deploy.summary import identity_line, print_destroy, print_outputs
 
-_target = click.option(
-    "--target",
-    type=click.Choice(["local", "aws"]),
-    default=None,
-    help="where to deploy (default: HARNESS_TARGET, else local)",
-)
 _yes = click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation")
 
 
@@ -66,7 +61,7 @@ def confirm_and_destroy(
 
 
 @click.command()
-@_target
+@TARGET_OPTION
 @_yes
 @click.option("--dry-run", is_flag=True, help="only print what would change (same as `plan`)")
 def deploy(target: str | None, yes: bool, dry_run: bool) -> None:
@@ -75,14 +70,14 @@ def deploy(target: str | None, yes: bool, dry_run: bool) -> None:
 
 
 @click.command()
-@_target
+@TARGET_OPTION
 def plan(target: str | None) -> None:
     """Print what `deploy` would create, change or leave, calling no mutating API."""
     confirm_and_deploy(Settings.from_env(target=target), yes=True, dry_run=True)
 
 
 @click.command()
-@_target
+@TARGET_OPTION
 @_yes
 @click.option("--delete-bucket", is_flag=True, help="also empty and delete the bucket")
 def destroy(target: str | None, yes: bool, delete_bucket: bool) -> None:

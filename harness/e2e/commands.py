@@ -6,18 +6,14 @@ import sys
 
 import click
 
+from harness.cli import TARGET_OPTION
 from harness.config import Settings
 from harness.e2e.check import run_e2e
 from harness.e2e.report import print_table
 
 
 @click.command()
-@click.option(
-    "--target",
-    type=click.Choice(["local", "aws"]),
-    default=None,
-    help="default: HARNESS_TARGET or local",
-)
+@TARGET_OPTION
 @click.option("--per-class", default=2, show_default=True, help="confident images per class")
 @click.option("--parallel", default=8, show_default=True, help="executions run at once")
 @click.option(

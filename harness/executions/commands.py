@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from harness.cli import TARGET_OPTION
 from harness.config import Settings
 from harness.executions.api import (
     STATUSES,
@@ -17,12 +18,6 @@ from harness.executions.api import (
 )
 from harness.executions.render import print_executions, print_states, record_json, write_views
 
-_TARGET = click.option(
-    "--target",
-    type=click.Choice(["local", "aws"]),
-    default=None,
-    help="default: HARNESS_TARGET or local",
-)
 _MACHINE = click.option(
     "--state-machine",
     default=None,
@@ -32,7 +27,7 @@ _MACHINE = click.option(
 
 
 @click.command()
-@_TARGET
+@TARGET_OPTION
 @click.option(
     "--status",
     type=click.Choice(STATUSES, case_sensitive=False),
@@ -61,7 +56,7 @@ def executions(
 
 @click.command()
 @click.argument("execution")
-@_TARGET
+@TARGET_OPTION
 @_MACHINE
 @click.option("--json", "as_json", is_flag=True, help="print the state rows as JSON")
 @click.option(

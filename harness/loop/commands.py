@@ -11,20 +11,14 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 
 from harness import clients
+from harness.cli import TARGET_OPTION
 from harness.config import Settings
 from harness.errors import HarnessError
-
-_TARGET = click.option(
-    "--target",
-    type=click.Choice(["local", "aws"]),
-    default=None,
-    help="default: HARNESS_TARGET or local",
-)
 
 
 @click.command()
 @click.argument("image")
-@_TARGET
+@TARGET_OPTION
 @click.option(
     "--timeout",
     type=click.FloatRange(1),
@@ -81,7 +75,7 @@ def _require_object(settings: Settings, obj) -> None:
 
 @click.command()
 @click.argument("function")
-@_TARGET
+@TARGET_OPTION
 @click.option(
     "--event",
     "event_source",
@@ -116,7 +110,7 @@ def invoke(function: str, target: str | None, event_source: str | None) -> None:
 
 @click.command()
 @click.argument("what", metavar="FUNCTION|endpoint")
-@_TARGET
+@TARGET_OPTION
 @click.option("--follow", "-f", is_flag=True, help="keep printing new lines (Ctrl-C stops)")
 @click.option("--since", default="10m", show_default=True, help="how far back: 30s, 10m, 2h, 1d")
 def logs(what: str, target: str | None, follow: bool, since: str) -> None:

@@ -14,10 +14,10 @@ from harness import clients
 from harness.config import Settings
 from harness.errors import HarnessError
 from harness.loop.invoke import function_name
+from harness.stack import compose
 
 ENDPOINT = "endpoint"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-MODEL_SERVER_CONTAINER = "scones-model-server-1"  # compose project "scones", service model-server
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def stream_docker_logs(since_s: float, follow: bool) -> int:
         "--timestamps",
         "--since",
         f"{int(since_s)}s",
-        MODEL_SERVER_CONTAINER,
+        compose.container_name("model-server"),
     ]
     if follow:
         command.insert(2, "--follow")

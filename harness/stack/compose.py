@@ -20,7 +20,9 @@ PROJECT = "scones"  # docker-compose.yml's `name:`
 # How a Lambda container, on the compose network, reaches the endpoint.
 MODEL_SERVER_URL_IN_NETWORK = "http://model-server:8080"
 # LocalStack names each Lambda container after its own: <project>-localstack-1-lambda-<function>-<id>
-LAMBDA_CONTAINER_PREFIX = f"{PROJECT}-localstack-1-lambda-"
+LAMBDA_CONTAINER_PREFIX = (
+    f"{PROJECT}-localstack-1-lambda-"  # = container_name("localstack") + "-lambda-"
+)
 # Tags that start without an account: 4.14.0 and older, and its alias community-archive.
 _TOKEN_FREE_TAG = re.compile(r"^(community-archive|[0-3]\.\d+(\.\d+)?|4\.(\d|1[0-4])(\.\d+)?)$")
 
@@ -152,10 +154,15 @@ def _why_not_up(unhealthy: list[str]) -> tuple[str, str]:
 SERVICES = ("localstack", "sagemaker-api", "model-server")
 
 
+def container_name(service: str) -> str:
+    """Compose's name for the one container of `service` in this project."""
+    return f"{PROJECT}-{service}-1"
+
+
 def restart_counts() -> dict[str, int]:
     """service -> how often Docker restarted its container (docker-compose.yml's restart policy
     restarts the model server when it dies, as SageMaker replaces an instance); {} without Docker."""
-    names = [f"{PROJECT}-{service}-1" for service in SERVICES]
+    names = [container_name(service) for service in SERVICES]
     # one line a container that exists; a missing one only adds to stderr
     fmt = '{{index .Config.Labels "com.docker.compose.service"}} {{.RestartCount}}'
     counts = {}

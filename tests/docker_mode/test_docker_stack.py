@@ -109,7 +109,7 @@ def test_data_capture_lands_in_localstacks_s3(settings, machine):
 
 
 def test_an_unreachable_model_server_is_a_named_error_not_a_hang(settings, machine):
-    container = f"{compose.PROJECT}-model-server-1"
+    container = compose.container_name("model-server")
     assert compose._docker("stop", "-t", "10", container).returncode == 0
     try:
         key = listed_images(settings.data_dir)[0].key

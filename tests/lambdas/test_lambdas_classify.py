@@ -24,6 +24,21 @@ def expected_request(event, endpoint="scones-image-classifier", content_type="im
     }
 
 
+def endpoint_answers_error(
+    classify_module, runtime_stub, monkeypatch, event, code, status, message
+):
+    """The handler's runtime client, stubbed to answer this one InvokeEndpoint with an error."""
+    client, stubber = runtime_stub
+    stubber.add_client_error(
+        "invoke_endpoint",
+        service_error_code=code,
+        service_message=message,
+        http_status_code=status,
+        expected_params=expected_request(event),
+    )
+    monkeypatch.setattr(classify_module, "runtime", client)
+
+
 @pytest.mark.parametrize(
     "name", ["classify_input", "classify_input_envelope", "classify_input_string_body"]
 )
@@ -76,15 +91,15 @@ def test_model_error_propagates_with_endpoint_and_image(
 ):
     # GIVEN an endpoint whose container answers 415 (SageMaker turns it into ModelError 424)
     event = load_event("classify_input")
-    client, stubber = runtime_stub
-    stubber.add_client_error(
-        "invoke_endpoint",
-        service_error_code="ModelError",
-        service_message='Received client error (415) from primary with message "unsupported".',
-        http_status_code=424,
-        expected_params=expected_request(event),
+    endpoint_answers_error(
+        classify_module,
+        runtime_stub,
+        monkeypatch,
+        event,
+        "ModelError",
+        424,
+        'Received client error (415) from primary with message "unsupported".',
     )
-    monkeypatch.setattr(classify_module, "runtime", client)
     # WHEN the handler runs THEN a named error says which endpoint, which image and why
     with pytest.raises(EndpointInvocationError) as caught:
         classify_module.handler(event, lambda_context)
@@ -114,15 +129,9 @@ def test_transient_endpoint_errors_get_the_retried_name(
 ):
     # GIVEN an endpoint that answers an error which passes with time (docs/contracts.md s. 3)
     event = load_event("classify_input")
-    client, stubber = runtime_stub
-    stubber.add_client_error(
-        "invoke_endpoint",
-        service_error_code=code,
-        service_message="try again later",
-        http_status_code=status,
-        expected_params=expected_request(event),
+    endpoint_answers_error(
+        classify_module, runtime_stub, monkeypatch, event, code, status, "try again later"
     )
-    monkeypatch.setattr(classify_module, "runtime", client)
     # WHEN the handler runs THEN it raises the name the state machine retries, still an
     # EndpointInvocationError to code that handles every endpoint failure
     with pytest.raises(EndpointTransientError) as caught:
@@ -145,15 +154,7 @@ def test_lasting_endpoint_errors_fail_at_once(
     classify_module, runtime_stub, load_event, lambda_context, monkeypatch, code, status
 ):
     event = load_event("classify_input")
-    client, stubber = runtime_stub
-    stubber.add_client_error(
-        "invoke_endpoint",
-        service_error_code=code,
-        service_message="no",
-        http_status_code=status,
-        expected_params=expected_request(event),
-    )
-    monkeypatch.setattr(classify_module, "runtime", client)
+    endpoint_answers_error(classify_module, runtime_stub, monkeypatch, event, code, status, "no")
     with pytest.raises(EndpointInvocationError) as caught:
         classify_module.handler(event, lambda_context)
     assert type(caught.value) is EndpointInvocationError
