@@ -47,6 +47,14 @@ def healing_stack(tmp_path_factory, settings, data_dir):
     assert not port_in_use(local.host, local.model_server_port)
 
 
+@pytest.fixture(autouse=True)
+def whole_stack(healing_stack):
+    """Each test starts from a whole stack, so one test's failure is not every later test's."""
+    state = StackState.load(healing_stack)
+    if health.problems(health.parts(healing_stack, state)):
+        stack.up(healing_stack, Console(record=True))
+
+
 @pytest.fixture(scope="module")
 def confident_key(healing_stack) -> str:
     """A test image the served model passes: its execution must succeed."""
@@ -147,7 +155,10 @@ def test_a_killed_emulator_is_named_by_status_and_healed_by_up(healing_stack, co
     state = StackState.load(settings)
     emulator, server = state.processes[embedded.EMULATOR], state.processes[embedded.MODEL_SERVER]
     os.kill(emulator, signal.SIGKILL)
-    wait_until(lambda: not embedded.aws_ready(settings), "the emulator to go", timeout=5)
+    # the port closes before the process has ended (the kernel closes files first), so wait for
+    # the process itself: status reads it
+    wait_until(lambda: not alive(emulator), "the emulator to end", timeout=5)
+    wait_until(lambda: not embedded.aws_ready(settings), "the emulator's port to close", timeout=5)
     # status names the dead part and the one command that fixes it
     text = status_text(settings)
     assert f"AWS APIs: dead: exited (pid {emulator}) -> run `make local-up`" in text
