@@ -74,10 +74,25 @@ def print_outputs(
             else "Up to date: nothing changed."
         )
     console.print(f"state machine: {outputs.state_machine_arn}")
+    if outputs.target != "aws" and not outputs.dry_run:
+        _print_runtime(console)
     if outputs.target == "aws":
         for label, url in console_links(outputs).items():
             console.print(f"  {label:14} {url}", soft_wrap=True)
         console.print(f"[bold]cost[/]: endpoint {describe_cost(instance_type)}")
+
+
+def _print_runtime(console: Console) -> None:
+    """Embedded mode: the interpreter the functions run under, or, plainly, that the one their
+    Runtime names is missing here (harness/emulator/runtimes.py). Docker mode: LocalStack's."""
+    from harness.config import Settings
+
+    settings = Settings.from_env()
+    if settings.running_mode == "embedded":
+        from harness.deploy.workflow import RUNTIME
+        from harness.emulator.runtimes import summary_line
+
+        console.print(summary_line(settings, RUNTIME), soft_wrap=True)
 
 
 def print_destroy(console: Console, changes: list[Change], dry_run: bool = False) -> None:

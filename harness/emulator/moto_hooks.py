@@ -50,6 +50,12 @@ def check_hooks() -> None:
     from harness.emulator import sfn_mocks
 
     raise_if(sfn_mocks.problems())  # mocked test cases, `#TestCase` (sfn_mocks.py)
+    from harness.emulator import sfn_fixes
+
+    raise_if(sfn_fixes.problems())  # where moto answered otherwise than AWS (sfn_fixes.py)
+    from harness.emulator import sfn_teststate
+
+    raise_if(sfn_teststate.problems())  # the TestState API (sfn_teststate.py)
 
 
 def raise_if(problems: list[str]) -> None:
@@ -221,6 +227,12 @@ def install(
     from harness.emulator import sfn_mocks
 
     sfn_mocks.install()  # Step Functions Local mock files, `<arn>#<TestCase>`
+    from harness.emulator import sfn_fixes
+
+    sfn_fixes.install()  # AWS's answers where moto's differ (tests/conformance/)
+    from harness.emulator import sfn_teststate
+
+    sfn_teststate.install()  # the TestState API, `sfn.test_state`
 
 
 def _configure(app: Any) -> None:
@@ -261,6 +273,12 @@ def uninstall() -> None:
     from harness.emulator import sfn_mocks
 
     sfn_mocks.uninstall()
+    from harness.emulator import sfn_fixes
+
+    sfn_fixes.uninstall()
+    from harness.emulator import sfn_teststate
+
+    sfn_teststate.uninstall()
 
     with _lock:
         config = _installed.pop("config", None)

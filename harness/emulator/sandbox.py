@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
 from harness.emulator.code import CodeSource
@@ -59,7 +60,14 @@ class PoolSide(Protocol):
 class Worker:
     """One awslambdaric process and the Runtime API it polls."""
 
-    def __init__(self, pool: PoolSide, env: dict[str, str], source: CodeSource, handler: str):
+    def __init__(
+        self,
+        pool: PoolSide,
+        env: dict[str, str],
+        source: CodeSource,
+        handler: str,
+        python: str = sys.executable,  # the interpreter of the function's Runtime (runtimes.py)
+    ):
         self.pool = pool
         self.started = time.monotonic()  # init duration is measured from here
         self._output = threading.Condition()  # held while output is read and logged
@@ -70,7 +78,7 @@ class Worker:
             env, AWS_LAMBDA_RUNTIME_API=self.api.address, AWS_LAMBDA_LOG_STREAM_NAME=self.logs.name
         )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "awslambdaric", handler],
+            [python, "-m", "awslambdaric", handler],
             cwd=source.cwd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -140,11 +148,19 @@ class Worker:
         self.pool.exited(self, returncode)
 
 
-def lambda_environment(fn: Any, source: CodeSource, endpoint_url: str) -> dict[str, str]:
+def lambda_environment(
+    fn: Any, source: CodeSource, endpoint_url: str, python: str = sys.executable
+) -> dict[str, str]:
     """Lambda's variables, then the function's own (which win), like SAM's env_vars."""
     env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
+    if python != sys.executable:  # its runtime's environment: its bin first, as /var/lang/bin
+        env["PATH"] = os.pathsep.join([str(Path(python).parent), env.get("PATH", os.defpath)])
     env.update(
         {
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "LAMBDA_RUNTIME_DIR": str(Path(python).parent.parent),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "PYTHONPATH": os.pathsep.join(str(p) for p in source.paths),
             "PYTHONUNBUFFERED": "1",
             "LAMBDA_TASK_ROOT": str(source.cwd),
