@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
 from harness.config import Settings
+from harness.faults.endpoint import EndpointFaults
 from harness.model_server.capture import DataCapture
 from harness.model_server.errors import (
     InvocationError,
@@ -53,6 +54,10 @@ class ModelServerApp:
         self.capture = capture
         group = f"/aws/sagemaker/Endpoints/{settings.endpoint_name}"
         self.log_group = group
+        # `harness fault endpoint`: faults.json in the state folder, read per request
+        self.faults = EndpointFaults(
+            settings.state_dir, settings.endpoint_name, settings.variant_name
+        )
         self.log_stream_arn = (
             f"arn:aws:logs:{settings.region}:{ACCOUNT}:log-group:{group}:log-stream:"
             f"{settings.variant_name}/local"
@@ -225,6 +230,9 @@ class _Handler(BaseHTTPRequestHandler):
                     "are accepted. Send a smaller image.",
                     HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 )
+            injected = app.faults.before_invoke()
+            if injected is not None:  # the container's own answer to an injected fault
+                raise InvocationError(injected.message, injected.container_status)
             answer, content_type = app.invoke(
                 body, self._h.get("content-type"), self._h.get("accept")
             )
@@ -243,6 +251,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json_error(err.code, err.status, {"message": err.message})
             return
         content_type = self._h.get("content-type") or "application/octet-stream"
+        injected = app.faults.before_invoke()
+        if injected is not None:  # SageMaker's own error shape for the injected fault
+            log.warning("InvokeEndpoint %s -> %s (injected)", endpoint_name, injected.code)
+            body = injected.runtime_body(
+                lambda st, text: app.model_error(InvocationError(text, st))
+            )
+            self._send_json_error(injected.code, injected.status, body)
+            return
         try:
             answer, answer_type = app.invoke(body, content_type, self._h.get("accept"))
         except ModelNotLoaded as err:
