@@ -42,6 +42,7 @@ class EmbeddedAWS:
         # (at once without the speed-ups: moto then imports it on the first request)
         self._sfn_ready = threading.Event()
         self._sfn_error: Exception | None = None
+        self.persister = None  # S3 and executions under <state_dir>/data (persistence.py)
 
     def start(self) -> EmbeddedAWS:
         from werkzeug.serving import make_server
@@ -79,6 +80,12 @@ class EmbeddedAWS:
             moto_hooks.install(
                 moto_app, self.manager.invoke, self._created_hook(), self.manager.forget
             )
+            if self.settings.persist:  # restored before anyone is answered
+                from harness.emulator.persistence import Persister
+
+                self.persister = Persister.for_settings(self.settings)
+                self.persister.restore()
+                self.persister.start()
         except BaseException:
             self.stop()
             raise
@@ -125,6 +132,7 @@ class EmbeddedAWS:
             ),
             "stepfunctions_warm": self._sfn_ready.is_set() and self._sfn_error is None,
             "lambda_workers": self.manager.workers() if self.manager else 0,
+            "persistence": self.persister.health() if self.persister else {"enabled": False},
         }
 
     def _with_health(self, app):
@@ -158,6 +166,8 @@ class EmbeddedAWS:
         response = Client(self._moto_app).post("/moto-api/reset")  # hooks and config stay
         if response.status_code != 200:
             raise HarnessError(f"moto's /moto-api/reset answered {response.status}")
+        if self.persister is not None:
+            self.persister.wipe()  # forgotten on disk too
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -170,6 +180,9 @@ class EmbeddedAWS:
                 self._thread.join(timeout=5)
             self._server.server_close()
             self._server = self._thread = None
+        if self.persister is not None:  # nothing writes any more: the final snapshot
+            self.persister.stop()
+            self.persister = None
         moto_speedups.uninstall()
         moto_hooks.uninstall()
         if self.url:

@@ -23,9 +23,15 @@ def up(no_sample: bool) -> None:
 
 
 @click.command()
-def down() -> None:
-    """Stop everything `up` started; no process or port is left behind."""
-    stack.down(Settings.from_env(), Console())
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="also wipe the saved data (S3 objects, executions) in .harness/data",
+)
+def down(reset: bool) -> None:
+    """Stop everything `up` started; no process or port is left behind. The bucket's objects
+    and the executions are kept for the next `up`, unless --reset."""
+    stack.down(Settings.from_env(), Console(), reset=reset)
 
 
 @click.command()

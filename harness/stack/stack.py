@@ -13,7 +13,7 @@ from rich.table import Table
 from harness.config import Settings
 from harness.deploy import storage
 from harness.errors import HarnessError
-from harness.stack import compose, embedded, health, processes
+from harness.stack import compose, datastore, embedded, health, processes
 from harness.stack.processes import StackState
 from harness.stack.readiness import port_in_use
 
@@ -116,6 +116,8 @@ def up(settings: Settings, console: Console | None = None) -> StackState:
             console.print(f"[yellow]healed:[/] {action}")
         if not actions:
             console.print(f"Stack already up ({state.mode}); redeploying.")
+        # a restarted emulator (or LocalStack) came back with the saved data, or needs it
+        aws_restarted = any(a.startswith((embedded.EMULATOR, "AWS APIs")) for a in actions)
     else:
         mode = resolve_mode(settings)
         settings = _for_mode(settings, mode)
@@ -130,7 +132,14 @@ def up(settings: Settings, console: Console | None = None) -> StackState:
             state.record(name, pid)
         state.save(settings)
         console.print(f"[green]✓[/] {mode} stack ready in {time.monotonic() - started:.1f} s")
+        aws_restarted = True
+    if aws_restarted and state.mode == "embedded" and settings.persist:
+        note = datastore.restored_note(settings)
+        if note:
+            console.print(note)
     deploy_into(settings, console)
+    if aws_restarted and state.mode == "docker" and settings.persist:
+        datastore.import_quietly(settings, console)  # after the deploy made the bucket
     console.print(f"[green]✓[/] deployed; up in {time.monotonic() - started:.1f} s")
     return state
 
@@ -155,13 +164,17 @@ def _for_mode(settings: Settings, mode: str) -> Settings:
     return settings.replace(mode=mode)
 
 
-def down(settings: Settings, console: Console | None = None) -> bool:
+def down(settings: Settings, console: Console | None = None, reset: bool = False) -> bool:
+    """Stop the stack; its data (S3, executions) stays in <state_dir>/data unless `reset`."""
     console = console or Console()
     state = StackState.load(settings)
     if state is None:
         console.print("Nothing to stop: no local stack is recorded.")
+        _reset(settings, console, reset)
         return False
     if state.mode == "docker":
+        if settings.persist and not reset:
+            datastore.export_quietly(settings, console)
         compose.stop(settings, settings.state_dir / "model")
     # the model server first: it flushes Data Capture to the emulator's S3 as it stops
     for name, pid in sorted(state.processes.items(), key=lambda item: item[0] == "emulator"):
@@ -173,7 +186,13 @@ def down(settings: Settings, console: Console | None = None) -> bool:
             console.print(f"{name}: {owner.state}; left it alone")
     StackState.forget(settings)
     console.print("[green]✓[/] local stack stopped")
+    _reset(settings, console, reset)
     return True
+
+
+def _reset(settings: Settings, console: Console, reset: bool) -> None:
+    if reset and datastore.wipe(settings):
+        console.print(f"wiped the saved data ({datastore.store(settings).root})")
 
 
 def print_status(settings: Settings, console: Console | None = None) -> None:
@@ -199,3 +218,6 @@ def print_status(settings: Settings, console: Console | None = None) -> None:
             f"bucket s3://{settings.bucket}, state machine {settings.state_machine_name}, "
             f"logs in {settings.state_dir / 'logs'}"
         )
+    from harness.faults.view import print_active  # `harness fault`: what fails on purpose
+
+    print_active(settings.state_dir, console)
