@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := usage
 .PHONY: usage install install-test check local-up local-down status e2e-test test test-emulator-plain test-docker test-docker-e2e \
-        lint format train monitor executions run console deploy-aws plan-aws destroy-aws serve clean
+        lint format train monitor executions run test-state console fault deploy-aws plan-aws destroy-aws serve clean
 
 usage: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -24,6 +24,8 @@ $(BIN)/.installed: pyproject.toml
 	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(PIP_FLAGS) -e '.[harness]'
+	@# the Lambda runtime's own Python (python3.12) with awslambdaric + boto3, when installed here
+	@$(BIN)/python -m harness.emulator.runtimes || echo "(the functions will run under the harness's Python)"
 	@touch $@
 
 $(BIN)/.installed-test: $(BIN)/.installed
@@ -40,8 +42,8 @@ check: install ## check the machine: python, ports, data, docker
 local-up: install ## start the local stack (embedded, or compose with Docker) and deploy into it
 	@$(HARNESS) up
 
-local-down: install ## stop everything local-up started
-	@$(HARNESS) down
+local-down: install ## stop everything local-up started; its data stays for the next local-up (RESET=1 wipes it)
+	@$(HARNESS) down $(if $(filter 1 true yes,$(RESET)),--reset)
 
 status: install ## show what runs where
 	@$(HARNESS) status
@@ -80,6 +82,10 @@ run: install ## run the workflow on one image: make run IMAGE=path/to/image.png 
 	@test -n "$(IMAGE)" || { echo "usage: make run IMAGE=path/to/image.png (or IMAGE=s3://bucket/key)"; exit 2; }
 	@$(HARNESS) run --target $(TARGET) "$(IMAGE)"
 
+test-state: install ## run one state via TestState: make test-state STATE="Classify image" INPUT=@event.json [MOCK=@mock.json] [LEVEL=INFO]
+	@test -n "$(STATE)" || { echo 'usage: make test-state STATE="Classify image" [INPUT=JSON|@file] [MOCK=JSON|@file] [LEVEL=DEBUG]'; exit 2; }
+	@$(HARNESS) test-state --target $(TARGET) "$(STATE)" $(if $(INPUT),--input '$(INPUT)',) $(if $(MOCK),--mock '$(MOCK)',) $(if $(LEVEL),--level $(LEVEL),)
+
 console: install ## the web console on 127.0.0.1:8900 (HARNESS_CONSOLE_PORT); TARGET=aws is read-only
 	@$(HARNESS) console --target $(TARGET)
 
@@ -88,6 +94,9 @@ monitor: install ## read Data Capture and write the monitoring report
 
 executions: install ## list recent executions (STATUS=FAILED to filter; then `.venv/bin/harness show NAME`)
 	@$(HARNESS) executions --target $(TARGET) $(if $(STATUS),--status $(STATUS),)
+
+fault: install ## make the local stack fail on purpose: make fault ARGS="endpoint --error ModelNotReadyException --for 60s" (default: list)
+	@$(HARNESS) fault $(or $(ARGS),list)
 
 plan-aws: install ## print what deploy-aws would do, change nothing
 	@$(HARNESS) plan --target aws
@@ -98,5 +107,6 @@ deploy-aws: install ## promote the same code and model to AWS
 destroy-aws: install ## delete what deploy-aws created, endpoint first (DESTROY_FLAGS="--delete-bucket --yes")
 	@$(HARNESS) destroy --target aws $(DESTROY_FLAGS)
 
-clean: local-down ## stop the stack and remove build output
+clean: RESET := 1
+clean: local-down ## stop the stack, wipe its saved data and remove build output
 	rm -rf .harness build dist *.egg-info

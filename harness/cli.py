@@ -39,7 +39,9 @@ COMMANDS = {
     "run": "harness.loop.commands:run",
     "invoke": "harness.loop.commands:invoke",
     "logs": "harness.loop.commands:logs",
+    "test-state": "harness.statetest.commands:test_state",
     "console": "harness.console.commands:console",
+    "fault": "harness.faults.commands:fault",
 }
 
 _HELP = {
@@ -57,7 +59,9 @@ _HELP = {
     "run": "Run the workflow on one image (a local file or s3://...).",
     "invoke": "Invoke one deployed function with an event; payload and log tail.",
     "logs": "Print a function's logs, or the endpoint's.",
+    "test-state": "Run one state through Step Functions' TestState API; print each stage.",
     "console": "Serve the web console (executions, functions, endpoint, run) on 127.0.0.1.",
+    "fault": "Make the endpoint or a function fail on purpose (list, clear; shown by status).",
 }
 
 

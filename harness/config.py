@@ -62,6 +62,13 @@ ENV = {
     "LAMBDA_MAX_WORKERS_PER_FUNCTION": ("lambda_max_workers_per_function", int),
     "LAMBDA_PREWARM": ("lambda_prewarm", bool),
     "HARNESS_EMULATOR_SPEEDUPS": ("emulator_speedups", bool),  # false: moto's own slow paths
+    # the local stack's S3 and executions outlive `down` (<state_dir>/data; emulator/persistence.py)
+    "HARNESS_PERSIST": ("persist", bool),
+    "HARNESS_PERSIST_INTERVAL": ("persist_interval", float),  # seconds between snapshots
+    "HARNESS_PERSIST_MAX_EXECUTIONS": ("persist_max_executions", int),
+    # the interpreter per Lambda Runtime: auto | off | python3.12=/path,... (emulator/runtimes.py)
+    "HARNESS_LAMBDA_RUNTIMES": ("lambda_runtimes", str),
+    "HARNESS_LAMBDA_RUNTIMES_DIR": ("lambda_runtimes_dir", Path),  # their small environments
     # Step Functions Local mock file: StartExecution on <machine ARN>#<TestCase> (sfn_mocks.py)
     "SFN_MOCK_CONFIG": ("sfn_mock_config", Path),
     # the model server's address as a Lambda sees it (docker: http://model-server:8080)
@@ -140,6 +147,11 @@ class Settings:
     lambda_max_workers_per_function: int = 4  # warm pool grows on demand up to this
     lambda_prewarm: bool = True  # start a function's warm workers at CreateFunction
     emulator_speedups: bool = True  # the emulator's fast paths (harness/emulator/moto_speedups.py)
+    persist: bool = True  # keep S3 and executions under <state_dir>/data across down/up
+    persist_interval: float = 2.0  # a kill -9 loses at most this many seconds of changes
+    persist_max_executions: int = 1000  # the newest ones kept on disk
+    lambda_runtimes: str = "auto"  # workers run under the interpreter their Runtime names
+    lambda_runtimes_dir: Path = REPO_ROOT / ".venv" / "lambda-runtimes"
     sfn_mock_config: Path = REPO_ROOT / "statemachine" / "mocks" / "workflow.mocks.json"
     lambda_model_server_url: str = ""  # empty: model_server_url
     ecr_repository: str = "scones-model-server"  # AWS target: where the model-server image goes

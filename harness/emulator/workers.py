@@ -27,6 +27,8 @@ from typing import Any
 from harness.emulator.code import CodeSource, SourceWatcher, code_source
 from harness.emulator.contract import CODE_PATHS_TAG
 from harness.emulator.runtime_api import Invocation
+from harness.emulator.runtimes import Runtimes
+from harness.emulator.runtimes import shared as shared_runtimes
 from harness.emulator.sandbox import Worker, exit_reason, lambda_environment
 
 # Lambda gives init 10 s; a busy 2-core CI box needs more slack before we give up on a worker.
@@ -67,8 +69,11 @@ class FunctionPool:
         state_dir: Path,
         min_workers: int,
         max_workers: int,
+        runtimes: Runtimes | None = None,
     ):
         self.function = function
+        self._runtimes = runtimes or Runtimes()
+        self._runtime_noted = False
         self.host = host
         self._endpoint_url = endpoint_url
         self._state_dir = state_dir
@@ -86,12 +91,18 @@ class FunctionPool:
 
     # the invoke path (moto's request thread)
     def invoke(self, event: bytes) -> tuple[str, bool, str]:
+        from harness.faults import lambdas as faults  # `harness fault lambda`: faults.json
+
         fn = self._refresh()
+        fault = faults.pick(self._state_dir, fn.function_name)
+        if fault is not None and fault.kind != "crash":
+            return faults.answer(fault, fn)  # no worker runs it; a service error raises
         invocation = Invocation(
             event=event, function_arn=fn.function_arn, timeout=float(fn.timeout)
         )
         with self._cond:
-            self._by_request[invocation.request_id] = invocation
+            if fault is None:  # a crashing worker's answer is refused: it dies holding the call
+                self._by_request[invocation.request_id] = invocation
             self._queue.append(invocation)
             try:
                 self._grow()
@@ -100,6 +111,8 @@ class FunctionPool:
                 invocation.error("Runtime.ExitError", f"cannot start the runtime: {exc}")
             self._cond.notify()
         try:
+            if fault is not None:
+                faults.crash_when_picked(invocation, PICKUP_TIMEOUT)
             self._await(invocation)
         finally:
             with self._cond:
@@ -203,8 +216,15 @@ class FunctionPool:
 
     def _spawn(self) -> _Slot:
         """(called locked, so the worker's own threads find its slot)"""
-        environment = lambda_environment(self.function, self._source, self._endpoint_url)
-        worker = Worker(self, environment, self._source, self.function.handler)
+        # the interpreter its Runtime names; the first call per runtime may make its environment
+        runtime = self._runtimes.resolve(self.function.run_time)
+        environment = lambda_environment(
+            self.function, self._source, self._endpoint_url, runtime.python
+        )
+        worker = Worker(self, environment, self._source, self.function.handler, runtime.python)
+        if runtime.note and not self._runtime_noted:  # the fallback, once in the function's log
+            self._runtime_noted = True
+            worker.logs.write(f"WARNING {runtime.note}")
         slot = self._slots[worker] = _Slot(generation=self._generation)
         return slot
 
@@ -323,14 +343,25 @@ class WorkerManager:
     """All pools, by function version; the hook moto's `_invoke_lambda` calls."""
 
     def __init__(
-        self, *, host: str, endpoint_url: str, state_dir: Path, min_workers: int, max_workers: int
+        self,
+        *,
+        host: str,
+        endpoint_url: str,
+        state_dir: Path,
+        min_workers: int,
+        max_workers: int,
+        runtimes: Runtimes | None = None,
     ):
+        from harness.config import Settings
+
         self._options = {
             "host": host,
             "endpoint_url": endpoint_url,
             "state_dir": Path(state_dir),
             "min_workers": min_workers,
             "max_workers": max_workers,
+            # HARNESS_LAMBDA_RUNTIMES: which interpreter each Runtime runs under
+            "runtimes": runtimes or shared_runtimes(Settings.from_env()),
         }
         self._pools: dict[tuple, FunctionPool] = {}
         self._lock = threading.Lock()
