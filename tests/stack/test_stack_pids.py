@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -16,7 +17,7 @@ from rich.console import Console
 from harness.errors import HarnessError
 from harness.stack import health, processes, stack
 from harness.stack.processes import StackState
-from harness.stack.readiness import free_port
+from harness.stack.readiness import free_port, wait_until
 from tests.support.pids import alive
 
 
@@ -125,3 +126,29 @@ def test_a_state_file_from_before_start_times_still_loads_and_is_trusted(local, 
     state = StackState.load(local)
     assert state is not None and state.start_times == {}
     assert state.owner("emulator").ours
+
+
+def test_a_zombie_that_is_not_our_child_counts_as_ended():
+    """A part killed while its parent (or a PID 1 that never reaps) has not collected it yet
+    has ended: status must say dead, not 'not answering'."""
+    never_reaps = (
+        "import os, time\n"
+        "pid = os.fork()\n"
+        "if pid == 0: os._exit(0)\n"
+        "print(pid, flush=True); time.sleep(120)"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", never_reaps],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        orphan = int(parent.stdout.readline())
+        wait_until(lambda: not alive(orphan), "the forked child to end", timeout=10)
+        assert Path(f"/proc/{orphan}").exists()  # a zombie, still in the process table
+        assert not processes.alive(orphan)
+        assert processes.ownership(orphan, None).gone
+        assert processes.alive(parent.pid)
+    finally:
+        parent.kill()
+        parent.wait()
