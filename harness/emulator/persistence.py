@@ -290,10 +290,25 @@ class Persister:
                     continue
                 self._done.add(arn)
                 self._remember(arn, execution.start_date, path)
+                self._release(machine.executions, execution, path)
                 written += 1
         if written:
             self._prune()
         return written
+
+    def _release(self, executions: list, execution, path: Path) -> None:
+        """Swap a saved execution for its light record (history read from disk when asked).
+
+        moto keeps each ended execution's engine (parsed program, environment, threads' objects:
+        about 70 KB) for ever; this keeps the stack's memory flat over thousands of executions
+        and lets _prune cap what stays listed."""
+        try:
+            light = RestoredExecution(self.store.read_execution_summary(path), path)
+            executions[executions.index(execution)] = light  # one list store: atomic for readers
+        except (Unreadable, ValueError):
+            return  # keep the live one: it answers just as well
+        light.holder = executions
+        self._restored[light.execution_arn] = light
 
     def _remember(self, arn: str, start, path: Path) -> None:
         self._on_disk[arn] = (start.timestamp() if hasattr(start, "timestamp") else 0.0, path)

@@ -208,3 +208,22 @@ def test_only_the_newest_executions_are_kept_and_a_broken_file_is_named(
         assert sorted(e["executionArn"] for e in listed["executions"]) == sorted(arns[2:4])
     finally:
         down(local)
+
+
+def test_a_saved_execution_answers_the_same_once_its_engine_is_released(local):
+    """Once saved, an ended execution's engine (about 70 KB each in moto) is swapped for a light
+    record read from disk, so memory stays flat; what the APIs answer must not change."""
+    up(local)
+    image = listed_images(local.data_dir)[0]
+    result = execute(local, image.key, f"released-{uuid.uuid4().hex[:8]}")
+    live = execution_view(local, result.arn)
+    written_by = time.time()
+    wait_until(
+        lambda: persistence_health(local)["persisted_through"] > written_by,
+        "a snapshot holding the execution",
+        timeout=4 * local.persist_interval + 5,
+    )
+    assert execution_view(local, result.arn) == live
+    sfn = clients.client(local, "stepfunctions")
+    listed = sfn.list_executions(stateMachineArn=machine(local))["executions"]
+    assert [e["status"] for e in listed if e["executionArn"] == result.arn] == [result.status]
