@@ -12,12 +12,12 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-import boto3
 import pytest
 
 from harness.config import Settings
 from harness.emulator import EmbeddedAWS
 from tests.emulator.test_emulator_stepfunctions import wait_done
+from tests.support import emulator_clients
 from tests.support.lambda_zip import zip_code
 
 
@@ -36,16 +36,7 @@ def aws(tmp_path_factory) -> EmbeddedAWS:
 
 @pytest.fixture(scope="package")
 def client(aws) -> Callable:
-    def make(service: str):
-        return boto3.client(
-            service,
-            endpoint_url=aws.url,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
-
-    return make
+    return emulator_clients.factory(aws.url)
 
 
 @pytest.fixture(scope="package")

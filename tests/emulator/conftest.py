@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import boto3
 import pytest
 
 from harness.config import Settings
 from harness.emulator import CODE_PATHS_TAG, EmbeddedAWS
+from tests.support import emulator_clients
 from tests.support.lambda_zip import zip_code
 
 
@@ -40,16 +40,7 @@ def aws(tmp_path_factory, speedups) -> EmbeddedAWS:
 
 @pytest.fixture(scope="module")
 def client(aws) -> Callable:
-    def make(service: str):
-        return boto3.client(
-            service,
-            endpoint_url=aws.url,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
-
-    return make
+    return emulator_clients.factory(aws.url)
 
 
 @pytest.fixture(scope="module")

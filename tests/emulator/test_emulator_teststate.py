@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 from botocore.config import Config
+
+from tests.support import emulator_clients
 
 ROLE = "arn:aws:iam::123456789012:role/test-state"
 
@@ -19,13 +20,10 @@ ROLE = "arn:aws:iam::123456789012:role/test-state"
 def sfn(aws):
     """boto3 sends TestState to `sync-<host>`; locally the prefix must stay off."""
     aws.wait_stepfunctions()
-    return boto3.client(
+    return emulator_clients.client(
+        aws.url,
         "stepfunctions",
-        endpoint_url=aws.url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(inject_host_prefix=False, retries={"total_max_attempts": 1}),
+        Config(inject_host_prefix=False, retries={"total_max_attempts": 1}),
     )
 
 
