@@ -30,6 +30,7 @@ from harness.emulator.runtime_api import Invocation
 from harness.emulator.runtimes import Runtimes
 from harness.emulator.runtimes import shared as shared_runtimes
 from harness.emulator.sandbox import Worker, exit_reason, lambda_environment
+from harness.faults import lambdas as faults  # `harness fault lambda`: faults.json
 
 # Lambda gives init 10 s; a busy 2-core CI box needs more slack before we give up on a worker.
 PICKUP_TIMEOUT = 30.0
@@ -91,8 +92,6 @@ class FunctionPool:
 
     # the invoke path (moto's request thread)
     def invoke(self, event: bytes) -> tuple[str, bool, str]:
-        from harness.faults import lambdas as faults  # `harness fault lambda`: faults.json
-
         fn = self._refresh()
         fault = faults.pick(self._state_dir, fn.function_name)
         if fault is not None and fault.kind != "crash":

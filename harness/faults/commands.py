@@ -174,17 +174,13 @@ def _error_params(error: str) -> dict:
 
 def _function(settings: Settings, name: str) -> str:
     """The deployed function `name` means (its name, or its lambdas/ folder)."""
-    from harness.loop.invoke import known_functions
+    from harness.loop.invoke import known_functions, match_function
 
     deployed = _deployed(settings)
     known = deployed or known_functions(settings)
-    for candidate in (
-        name,
-        settings.function_name(name),
-        settings.function_name(name.replace("-", "_")),
-    ):
-        if candidate in known:
-            return candidate
+    found = match_function(settings, name, known)
+    if found is not None:
+        return found
     where = "deployed" if deployed else "the workflow's (the stack does not answer)"
     raise HarnessError(
         f"{name!r} is not a function of the local stack.", f"use one of {where}: {', '.join(known)}"

@@ -38,9 +38,8 @@ def known_functions(settings: Settings) -> list[str]:
     return [settings.function_name(spec.folder) for spec in FUNCTIONS]
 
 
-def function_name(settings: Settings, name: str) -> str:
-    """The deployed name of one of the workflow's functions, given it or its lambdas/ folder."""
-    known = known_functions(settings)
+def match_function(settings: Settings, name: str, known: list[str]) -> str | None:
+    """The one of `known` that `name` means: itself, or its lambdas/ folder (- or _)."""
     for candidate in (
         name,
         settings.function_name(name),
@@ -48,6 +47,15 @@ def function_name(settings: Settings, name: str) -> str:
     ):
         if candidate in known:
             return candidate
+    return None
+
+
+def function_name(settings: Settings, name: str) -> str:
+    """The deployed name of one of the workflow's functions, given it or its lambdas/ folder."""
+    known = known_functions(settings)
+    found = match_function(settings, name, known)
+    if found is not None:
+        return found
     raise HarnessError(
         f"{name!r} is not one of the workflow's functions.", f"use one of: {', '.join(known)}"
     )
