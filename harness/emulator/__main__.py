@@ -48,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"embedded AWS ready at {aws.url}", flush=True)
     try:
-        stop.wait()
+        # a timed wait: the kernel may deliver SIGTERM to any thread, and an untimed lock wait in the
+        # main thread would then never return to run the Python handler that sets `stop`
+        while not stop.wait(0.5):
+            pass
     finally:
         aws.stop()
     return 0

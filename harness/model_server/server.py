@@ -215,7 +215,10 @@ def serve_until_signal(
         f"{settings.variant_name}, model {handle.model_dir}, {capture_note})",
         flush=True,
     )
-    stop.wait()
+    # a timed wait: the kernel may deliver SIGTERM to any thread, and an untimed lock wait in the
+    # main thread would then never return to run the Python handler that sets `stop`
+    while not stop.wait(0.5):
+        pass
     log.info("stopping: finishing in-flight requests and flushing Data Capture")
     handle.stop()
     log.info("stopped")
