@@ -233,6 +233,9 @@ def install(
     from harness.emulator import sfn_teststate
 
     sfn_teststate.install()  # the TestState API, `sfn.test_state`
+    from harness.emulator import sfn_waits
+
+    sfn_waits.install()  # wake WAIT_EXECUTION_PATH's waiters when an execution ends
 
 
 def _configure(app: Any) -> None:
@@ -279,6 +282,9 @@ def uninstall() -> None:
     from harness.emulator import sfn_teststate
 
     sfn_teststate.uninstall()
+    from harness.emulator import sfn_waits
+
+    sfn_waits.uninstall()
 
     with _lock:
         config = _installed.pop("config", None)

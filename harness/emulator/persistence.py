@@ -24,7 +24,13 @@ import threading
 import time
 from pathlib import Path
 
-from harness.emulator.persistence_executions import ENDED, RestoredExecution, record, status
+from harness.emulator.persistence_executions import (
+    ENDED,
+    RestoredExecution,
+    record,
+    state_machines,
+    status,
+)
 from harness.emulator.persistence_store import Store, StoredObject, Unreadable, data_dir
 
 
@@ -263,21 +269,9 @@ class Persister:
         )
         return True
 
-    def _machines(self) -> list:
-        machines = []
-        for module, name in (
-            ("moto.stepfunctions.parser.models", "stepfunctions_parser_backends"),
-            ("moto.stepfunctions.models", "stepfunctions_backends"),
-        ):
-            backends = getattr(sys.modules.get(module), name, None)
-            for per_account in list(dict.values(backends or {})):
-                for backend in list(dict.values(per_account)):
-                    machines.extend(list(backend.state_machines))
-        return machines
-
     def _snapshot_executions(self) -> int:
         written = 0
-        for machine in self._machines():
+        for machine in state_machines():
             for execution in list(machine.executions):
                 arn = execution.execution_arn
                 if arn in self._done or status(execution) not in ENDED:

@@ -62,6 +62,20 @@ class RestoredExecution:
         return self.to_history_output()["events"]
 
 
+def state_machines() -> list:
+    """Every state machine moto holds, in all accounts and regions (engine on or off)."""
+    machines = []
+    for module, name in (
+        ("moto.stepfunctions.parser.models", "stepfunctions_parser_backends"),
+        ("moto.stepfunctions.models", "stepfunctions_backends"),
+    ):
+        backends = getattr(sys.modules.get(module), name, None)
+        for per_account in list(dict.values(backends or {})):
+            for backend in list(dict.values(per_account)):
+                machines.extend(list(backend.state_machines))
+    return machines
+
+
 def status(execution) -> str | None:
     value = getattr(execution, "exec_status", None)  # moto's engine: an enum, None at first
     if value is not None:

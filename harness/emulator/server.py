@@ -24,8 +24,8 @@ import urllib.request
 from typing import Self
 
 from harness.config import Settings
-from harness.emulator import moto_hooks, moto_speedups
-from harness.emulator.contract import HEALTH_PATH
+from harness.emulator import moto_hooks, moto_speedups, sfn_waits
+from harness.emulator.contract import HEALTH_PATH, WAIT_EXECUTION_PATH
 from harness.emulator.workers import WorkerManager
 from harness.errors import HarnessError
 
@@ -132,6 +132,7 @@ class EmbeddedAWS:
             ),
             "stepfunctions_warm": self._sfn_ready.is_set() and self._sfn_error is None,
             "lambda_workers": self.manager.workers() if self.manager else 0,
+            "wait_execution": True,  # WAIT_EXECUTION_PATH: clients need not poll
             "persistence": self.persister.health() if self.persister else {"enabled": False},
         }
 
@@ -144,6 +145,8 @@ class EmbeddedAWS:
                     [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
                 )
                 return [body]
+            if environ.get("PATH_INFO") == WAIT_EXECUTION_PATH:
+                return sfn_waits.answer(environ, start_response)
             if environ.get("HTTP_X_AMZ_TARGET", "").startswith("AWSStepFunctions"):
                 try:
                     self.wait_stepfunctions()

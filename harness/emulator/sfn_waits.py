@@ -1,0 +1,127 @@
+"""`GET /_harness/executions/wait?arn=...&timeout=...`: answer when an execution has ended.
+
+A client that waits for an execution otherwise polls DescribeExecution: at 16 executions in
+parallel that was ~60 requests per execution, most of the emulator's CPU, and up to one
+poll interval of added latency. This route holds the request until moto's engine reports
+the end (`BaseExecutionWorkerCommunication.terminated`), then answers
+`{"status": "SUCCEEDED"}`; on timeout it answers 200 with the current status, so a client
+loops. The outcome itself is still read with DescribeExecution: nothing AWS answers differs.
+AWS has no such call; harness.e2e.runner uses it only where the server offers it (the
+health answer says `"wait_execution": true`) and polls elsewhere (LocalStack, AWS).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from typing import Any
+
+from harness.emulator.contract import WAIT_EXECUTION_PATH
+from harness.emulator.persistence_executions import ENDED, state_machines, status
+
+_COMMUNICATION = "moto.stepfunctions.parser.backend.execution"
+_MAX_WAIT_SECONDS = 20.0  # one request's hold; the client asks again (proxies, sockets)
+_RECHECK_SECONDS = 0.5  # safety net: the status is read again even without a signal
+
+_waiters: dict[str, list[threading.Event]] = {}
+_lock = threading.Lock()
+_installed: dict[str, Any] = {}
+
+
+def install() -> None:
+    """Signal waiters when moto's engine ends an execution (idempotent)."""
+    import importlib
+
+    communication = importlib.import_module(_COMMUNICATION).BaseExecutionWorkerCommunication
+    with _lock:
+        if "terminated" in _installed:
+            return
+        original = communication.terminated
+        _installed["terminated"] = (communication, original)
+
+    def terminated(self) -> None:
+        original(self)
+        _signal(self.execution.exec_arn)
+
+    communication.terminated = terminated
+
+
+def uninstall() -> None:
+    with _lock:
+        owner, original = _installed.pop("terminated", (None, None))
+    if owner is not None:
+        owner.terminated = original
+
+
+def installed() -> dict[str, Any]:
+    """{"Owner.name": what was there before install()} (for the restore test)."""
+    with _lock:
+        return {f"{owner.__name__}.terminated": original for owner, original in _installed.values()}
+
+
+def _signal(arn: str) -> None:
+    with _lock:
+        events = list(_waiters.get(arn, ()))
+    for event in events:
+        event.set()
+
+
+def current_status(arn: str) -> str | None:
+    """The execution's status, or None when no state machine holds it."""
+    for machine in state_machines():
+        for execution in list(machine.executions):
+            if execution.execution_arn == arn:
+                return status(execution)
+    return None
+
+
+def wait(arn: str, timeout: float) -> str | None:
+    """Block until the execution has ended or `timeout` passed; its status then."""
+    event = threading.Event()
+    with _lock:  # registered before the first read: an end in between still wakes us
+        _waiters.setdefault(arn, []).append(event)
+    try:
+        remaining = timeout
+        while True:
+            found = current_status(arn)
+            if found is None or found in ENDED or remaining <= 0:
+                return found
+            step = min(remaining, _RECHECK_SECONDS)
+            event.wait(step)
+            event.clear()
+            remaining -= step
+    finally:
+        with _lock:
+            events = _waiters.get(arn, [])
+            if event in events:
+                events.remove(event)
+            if not events:
+                _waiters.pop(arn, None)
+
+
+def answer(environ: dict, start_response) -> list[bytes]:
+    """The WSGI answer for WAIT_EXECUTION_PATH."""
+    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+    arn = (query.get("arn") or [""])[0]
+    try:
+        timeout = min(float((query.get("timeout") or [_MAX_WAIT_SECONDS])[0]), _MAX_WAIT_SECONDS)
+    except ValueError:
+        timeout = -1.0
+    if not arn or timeout < 0:
+        return _json(start_response, "400 Bad Request", {"message": "want ?arn=...&timeout=s"})
+    found = wait(arn, timeout)
+    if found is None:
+        return _json(start_response, "404 Not Found", {"message": f"no execution {arn}"})
+    return _json(start_response, "200 OK", {"status": found, "ended": found in ENDED})
+
+
+def _json(start_response, status_line: str, body: dict) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(
+        status_line, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    )
+    return [data]
+
+
+__all__ = ["WAIT_EXECUTION_PATH", "answer", "install", "installed", "uninstall", "wait"]

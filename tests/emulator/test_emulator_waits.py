@@ -1,0 +1,83 @@
+"""The emulator's execution wait (sfn_waits.py) and the runner's use of it: one held request
+answers when the execution ends, instead of DescribeExecution polls."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+import urllib.parse
+import uuid
+
+import pytest
+
+from harness.e2e import runner
+from harness.emulator.contract import WAIT_EXECUTION_PATH
+
+
+def machine(sfn, role_arn: str, seconds: int) -> str:
+    definition = {
+        "StartAt": "W",
+        "States": {"W": {"Type": "Wait", "Seconds": seconds, "End": True}},
+    }
+    return sfn.create_state_machine(
+        name=f"wait-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=role_arn
+    )["stateMachineArn"]
+
+
+def ask(url: str, **query) -> tuple[int, dict]:
+    parsed = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    connection.request("GET", f"{WAIT_EXECUTION_PATH}?{urllib.parse.urlencode(query)}")
+    response = connection.getresponse()
+    return response.status, json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def sfn(client):
+    return client("stepfunctions")
+
+
+def test_wait_answers_when_the_execution_ends(aws, sfn, role_arn):
+    arn = sfn.start_execution(stateMachineArn=machine(sfn, role_arn, 1), input="{}")["executionArn"]
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    status, body = ask(aws.url, arn=arn, timeout=15)
+    assert (status, body) == (200, {"status": "SUCCEEDED", "ended": True})
+    assert sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+
+
+def test_wait_gives_up_at_its_timeout_with_the_current_status(aws, sfn, role_arn):
+    arn = sfn.start_execution(stateMachineArn=machine(sfn, role_arn, 60), input="{}")[
+        "executionArn"
+    ]
+    try:
+        status, body = ask(aws.url, arn=arn, timeout=0.3)
+        assert (status, body) == (200, {"status": "RUNNING", "ended": False})
+    finally:
+        sfn.stop_execution(executionArn=arn)
+
+
+def test_wait_names_bad_requests(aws):
+    assert ask(aws.url, arn="arn:aws:states:us-east-1:123456789012:execution:none:x")[0] == 404
+    assert ask(aws.url, timeout=1)[0] == 400
+    assert ask(aws.url, arn="x", timeout="soon")[0] == 400
+
+
+def test_runner_waits_with_one_describe(aws, sfn, role_arn):
+    calls = []
+    sfn.meta.events.register(
+        "before-call.sfn.DescribeExecution", lambda **_: calls.append(time.monotonic())
+    )
+    arn = sfn.start_execution(stateMachineArn=machine(sfn, role_arn, 1), input="{}")["executionArn"]
+    result = runner.wait_for(sfn, arn, "w", "", time.monotonic(), timeout=30)
+    assert result.status == "SUCCEEDED"
+    assert len(calls) == 1  # polling at 2-10 ms would have made ~100 calls in that second
+
+
+def test_runner_polls_where_no_wait_is_offered(sfn, role_arn, monkeypatch):
+    monkeypatch.setitem(runner._WAITS, sfn.meta.endpoint_url, False)  # as on LocalStack or AWS
+    calls = []
+    sfn.meta.events.register("before-call.sfn.DescribeExecution", lambda **_: calls.append(1))
+    arn = sfn.start_execution(stateMachineArn=machine(sfn, role_arn, 1), input="{}")["executionArn"]
+    assert runner.wait_for(sfn, arn, "p", "", time.monotonic(), timeout=30).status == "SUCCEEDED"
+    assert len(calls) > 5
