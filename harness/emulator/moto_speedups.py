@@ -21,6 +21,11 @@ both ways, so the two cannot drift apart).
 - `MotoRequestHandler.disable_nagle_algorithm`: headers and body go out in two sends; without
   TCP_NODELAY the body can wait for the client's delayed ACK (~40 ms). A subclass sets it, so
   moto's own class stays as it is.
+- `EvalComponent._log_failure_event_exception` / `_log_exception`: for every failed state
+  moto logs, at ERROR and at every level of the program it unwinds through, the repr of the
+  whole parsed state (~4 KB, built even when nobody reads it): a third of the emulator's CPU
+  on an execution the filter fails, and megabytes of log a minute under load. The failure is
+  in the execution's history; we log one short line at DEBUG instead.
 - warm-up: moto builds each service's backend on first use, and the interpreter pays ANTLR,
   ply and client costs on its first execution; we pay them at start, in the background.
 
@@ -89,6 +94,12 @@ def problems() -> list[str]:
         "host",
     ]:
         found.append("DomainDispatcherApplication.get_backend_for_host(self, host) changed")
+    component = _eval_component()
+    for name in _FAILURE_LOGS:
+        if name not in _installed.get("failure_logs", {}) and _params(
+            getattr(component, name, None)
+        ) not in (["self", "failure_event_exception"], ["self", "exception"]):
+            found.append(f"EvalComponent.{name}(self, exception) changed")
     if not hasattr(MotoRequestHandler, "disable_nagle_algorithm"):
         found.append("moto's MotoRequestHandler is no longer a socketserver StreamRequestHandler")
     return found
@@ -151,10 +162,13 @@ def install_stepfunctions(endpoint_url: str) -> None:
         _patch_sfn_clients(endpoint_url)
         _cache_asl_parse_trees()
         _cache_json_paths()
+        _quiet_failure_logs()
 
 
 def uninstall() -> None:
     with _lock:
+        for name, original in _installed.pop("failure_logs", {}).items():
+            setattr(_eval_component(), name, original)
         if "parse" in _installed:
             from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
@@ -254,6 +268,35 @@ def _cache_asl_parse_trees(size: int = 64) -> None:
         return Preprocessor().visit(tree), tree
 
     parser_class.parse = staticmethod(parse)
+
+
+_FAILURE_LOGS = ("_log_failure_event_exception", "_log_exception")
+
+
+def _eval_component():
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    return EvalComponent
+
+
+def _quiet_failure_logs() -> None:
+    import logging
+
+    component = _eval_component()
+    if "failure_logs" in _installed:
+        return
+    _installed["failure_logs"] = {name: getattr(component, name) for name in _FAILURE_LOGS}
+    log = logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component")
+
+    def quiet(component, exception) -> None:
+        if log.isEnabledFor(logging.DEBUG):  # the repr only for someone who asked for it
+            log.debug("%s failed: %r", type(component).__name__, exception)
+
+    # moto passes the exception by keyword, under these two names
+    component._log_failure_event_exception = lambda self, failure_event_exception: quiet(
+        self, failure_event_exception
+    )
+    component._log_exception = lambda self, exception: quiet(self, exception)
 
 
 def _json_path_modules() -> list:

@@ -69,6 +69,12 @@ def test_check_hooks_names_a_missing_hook(monkeypatch):
             "get_backend_for_host",
             "get_backend_for_host",
         ),
+        (
+            "moto.stepfunctions.parser.asl.component.eval_component",
+            "EvalComponent",
+            "_log_exception",
+            "EvalComponent._log_exception",
+        ),
     ],
 )
 def test_check_hooks_names_every_kind_of_point(monkeypatch, module, owner, name, message):
@@ -87,6 +93,7 @@ def test_speedups_follow_the_setting(aws, speedups):
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
     from moto.stepfunctions.parser.asl.utils import json_path
 
     aws.wait_stepfunctions()
@@ -96,6 +103,7 @@ def test_speedups_follow_the_setting(aws, speedups):
         "JSON paths": hasattr(json_path.parse, "cache_info"),
         "TCP_NODELAY": aws._server.RequestHandlerClass.disable_nagle_algorithm is True,
         "backend per host": type(aws._moto_app) is not DomainDispatcherApplication,
+        "quiet failure logs": EvalComponent._log_exception.__module__.startswith("harness."),
     }
     assert in_place == dict.fromkeys(in_place, speedups)
     assert MotoRequestHandler.disable_nagle_algorithm is False  # moto's own class, untouched
