@@ -56,6 +56,9 @@ def check_hooks() -> None:
     from harness.emulator import sfn_teststate
 
     raise_if(sfn_teststate.problems())  # the TestState API (sfn_teststate.py)
+    from harness.emulator import sfn_waits
+
+    raise_if(sfn_waits.problems())  # execution ends: waits, moto's thread list (sfn_waits.py)
 
 
 def raise_if(problems: list[str]) -> None:

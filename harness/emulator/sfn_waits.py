@@ -8,6 +8,11 @@ the end (`BaseExecutionWorkerCommunication.terminated`), then answers
 loops. The outcome itself is still read with DescribeExecution: nothing AWS answers differs.
 AWS has no such call; harness.e2e.runner uses it only where the server offers it (the
 health answer says `"wait_execution": true`) and polls elsewhere (LocalStack, AWS).
+
+The same end-of-execution hook lets go of the engine's finished threads: moto appends every
+thread its interpreter starts (about five per execution) to `parser.utils.TMP_THREADS`, a
+module list nothing ever empties (LocalStack's shutdown hook, absent here), so the emulator
+grew by kilobytes per execution for ever.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from harness.emulator.contract import WAIT_EXECUTION_PATH
 from harness.emulator.persistence_executions import ENDED, state_machines, status
 
 _COMMUNICATION = "moto.stepfunctions.parser.backend.execution"
+_THREADS = "moto.stepfunctions.parser.utils"
 _MAX_WAIT_SECONDS = 20.0  # one request's hold; the client asks again (proxies, sockets)
 _RECHECK_SECONDS = 0.5  # safety net: the status is read again even without a signal
 
@@ -29,11 +35,34 @@ _lock = threading.Lock()
 _installed: dict[str, Any] = {}
 
 
+def problems() -> list[str]:
+    """What moto moved under this module (empty: nothing)."""
+    import importlib
+    import inspect
+
+    try:
+        communication = importlib.import_module(_COMMUNICATION).BaseExecutionWorkerCommunication
+        threads = importlib.import_module(_THREADS).TMP_THREADS
+    except (ImportError, AttributeError) as exc:
+        return [f"moto's Step Functions engine moved: {exc}"]
+    found = []
+    original = _installed.get("terminated", (None, communication.terminated))[1]
+    if list(inspect.signature(original).parameters) != ["self"]:
+        found.append("BaseExecutionWorkerCommunication.terminated(self) changed")
+    if not isinstance(threads, list):
+        found.append("moto.stepfunctions.parser.utils.TMP_THREADS is no longer a list")
+    return found
+
+
 def install() -> None:
     """Signal waiters when moto's engine ends an execution (idempotent)."""
     import importlib
 
+    from harness.emulator.moto_hooks import raise_if
+
+    raise_if(problems())
     communication = importlib.import_module(_COMMUNICATION).BaseExecutionWorkerCommunication
+    threads = importlib.import_module(_THREADS).TMP_THREADS
     with _lock:
         if "terminated" in _installed:
             return
@@ -43,6 +72,9 @@ def install() -> None:
     def terminated(self) -> None:
         original(self)
         _signal(self.execution.exec_arn)
+        # in place: every engine module shares this one list object. An append racing the
+        # swap may be dropped, which costs nothing: moto never reads the list back.
+        threads[:] = [thread for thread in threads if thread.is_alive()]
 
     communication.terminated = terminated
 

@@ -81,3 +81,29 @@ def test_runner_polls_where_no_wait_is_offered(sfn, role_arn, monkeypatch):
     arn = sfn.start_execution(stateMachineArn=machine(sfn, role_arn, 1), input="{}")["executionArn"]
     assert runner.wait_for(sfn, arn, "p", "", time.monotonic(), timeout=30).status == "SUCCEEDED"
     assert len(calls) > 5
+
+
+def test_finished_engine_threads_are_let_go(aws, sfn, role_arn):
+    """moto appends each interpreter thread to TMP_THREADS and never empties it."""
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    arn_of = machine(sfn, role_arn, 0)
+    for i in range(20):
+        arn = sfn.start_execution(stateMachineArn=arn_of, name=f"t{i}", input="{}")["executionArn"]
+        assert runner.wait_for(sfn, arn, "t", "", time.monotonic(), timeout=30).status == (
+            "SUCCEEDED"
+        )
+    # each execution starts ~3 threads here; without the pruning the list holds 60 or more
+    assert len(TMP_THREADS) < 10
+    assert sum(thread.is_alive() for thread in TMP_THREADS) <= len(TMP_THREADS)
+
+
+def test_moto_changes_under_the_hook_are_named(monkeypatch):
+    from moto.stepfunctions.parser import utils
+
+    from harness.emulator import sfn_waits
+
+    monkeypatch.setattr(utils, "TMP_THREADS", ())
+    assert sfn_waits.problems() == [
+        "moto.stepfunctions.parser.utils.TMP_THREADS is no longer a list"
+    ]
