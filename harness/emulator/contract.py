@@ -11,5 +11,5 @@ HEALTH_PATH = "/_harness/health"
 # a function tagged with os.pathsep-joined source folders runs from them (code.py): hot reload
 CODE_PATHS_TAG = "harness:code-paths"
 
-# long-poll for an execution's end (sfn_waits.py): clients wait instead of polling Describe
+# long-poll for an execution's end (sfn_ended.py): clients wait instead of polling Describe
 WAIT_EXECUTION_PATH = "/_harness/executions/wait"

@@ -56,9 +56,9 @@ def check_hooks() -> None:
     from harness.emulator import sfn_teststate
 
     raise_if(sfn_teststate.problems())  # the TestState API (sfn_teststate.py)
-    from harness.emulator import sfn_waits
+    from harness.emulator import sfn_ended
 
-    raise_if(sfn_waits.problems())  # execution ends: waits, moto's thread list (sfn_waits.py)
+    raise_if(sfn_ended.problems())  # execution ends: waits, what moto keeps (sfn_ended.py)
 
 
 def raise_if(problems: list[str]) -> None:
@@ -236,9 +236,9 @@ def install(
     from harness.emulator import sfn_teststate
 
     sfn_teststate.install()  # the TestState API, `sfn.test_state`
-    from harness.emulator import sfn_waits
+    from harness.emulator import sfn_ended
 
-    sfn_waits.install()  # wake WAIT_EXECUTION_PATH's waiters when an execution ends
+    sfn_ended.install()  # wake WAIT_EXECUTION_PATH's waiters when an execution ends
 
 
 def _configure(app: Any) -> None:
@@ -285,9 +285,9 @@ def uninstall() -> None:
     from harness.emulator import sfn_teststate
 
     sfn_teststate.uninstall()
-    from harness.emulator import sfn_waits
+    from harness.emulator import sfn_ended
 
-    sfn_waits.uninstall()
+    sfn_ended.uninstall()
 
     with _lock:
         config = _installed.pop("config", None)

@@ -24,7 +24,7 @@ import urllib.request
 from typing import Self
 
 from harness.config import Settings
-from harness.emulator import moto_hooks, moto_speedups, sfn_waits
+from harness.emulator import moto_hooks, moto_speedups, sfn_ended
 from harness.emulator.contract import HEALTH_PATH, WAIT_EXECUTION_PATH
 from harness.emulator.workers import WorkerManager
 from harness.errors import HarnessError
@@ -146,7 +146,7 @@ class EmbeddedAWS:
                 )
                 return [body]
             if environ.get("PATH_INFO") == WAIT_EXECUTION_PATH:
-                return sfn_waits.answer(environ, start_response)
+                return sfn_ended.answer(environ, start_response)
             if environ.get("HTTP_X_AMZ_TARGET", "").startswith("AWSStepFunctions"):
                 try:
                     self.wait_stepfunctions()

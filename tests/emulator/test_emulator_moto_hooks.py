@@ -91,9 +91,9 @@ def test_check_hooks_names_every_kind_of_point(monkeypatch, module, owner, name,
 def test_speedups_follow_the_setting(aws, speedups):
     """HARNESS_EMULATOR_SPEEDUPS=false: not one fast path in place, moto's own everywhere."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
     from moto.stepfunctions.parser.asl.utils import json_path
 
     aws.wait_stepfunctions()

@@ -1,4 +1,4 @@
-"""The emulator's execution wait (sfn_waits.py) and the runner's use of it: one held request
+"""The emulator's execution wait (sfn_ended.py) and the runner's use of it: one held request
 answers when the execution ends, instead of DescribeExecution polls."""
 
 from __future__ import annotations
@@ -101,9 +101,21 @@ def test_finished_engine_threads_are_let_go(aws, sfn, role_arn):
 def test_moto_changes_under_the_hook_are_named(monkeypatch):
     from moto.stepfunctions.parser import utils
 
-    from harness.emulator import sfn_waits
+    from harness.emulator import sfn_ended
 
     monkeypatch.setattr(utils, "TMP_THREADS", ())
-    assert sfn_waits.problems() == [
+    assert sfn_ended.problems() == [
         "moto.stepfunctions.parser.utils.TMP_THREADS is no longer a list"
     ]
+
+
+def test_ended_executions_leave_no_state_machine_copy_tracked(aws, sfn, role_arn):
+    """Each execution runs on a deep copy of its machine; moto's tracker kept every copy."""
+    from moto.stepfunctions.models import StateMachine
+
+    arn_of = machine(sfn, role_arn, 0)
+    before = len(StateMachine.instances_tracked)
+    for i in range(10):
+        arn = sfn.start_execution(stateMachineArn=arn_of, name=f"c{i}", input="{}")["executionArn"]
+        runner.wait_for(sfn, arn, "c", "", time.monotonic(), timeout=30)
+    assert len(StateMachine.instances_tracked) == before

@@ -1,18 +1,20 @@
-"""`GET /_harness/executions/wait?arn=...&timeout=...`: answer when an execution has ended.
+"""What happens when moto's engine ends an execution (`BaseExecutionWorkerCommunication.
+terminated`): waiters wake, and what moto would keep of the run for ever is let go.
 
-A client that waits for an execution otherwise polls DescribeExecution: at 16 executions in
-parallel that was ~60 requests per execution, most of the emulator's CPU, and up to one
-poll interval of added latency. This route holds the request until moto's engine reports
-the end (`BaseExecutionWorkerCommunication.terminated`), then answers
-`{"status": "SUCCEEDED"}`; on timeout it answers 200 with the current status, so a client
-loops. The outcome itself is still read with DescribeExecution: nothing AWS answers differs.
-AWS has no such call; harness.e2e.runner uses it only where the server offers it (the
-health answer says `"wait_execution": true`) and polls elsewhere (LocalStack, AWS).
-
-The same end-of-execution hook lets go of the engine's finished threads: moto appends every
-thread its interpreter starts (about five per execution) to `parser.utils.TMP_THREADS`, a
-module list nothing ever empties (LocalStack's shutdown hook, absent here), so the emulator
-grew by kilobytes per execution for ever.
+- `GET /_harness/executions/wait?arn=...&timeout=...` holds the request until the execution
+  has ended and answers `{"status": "SUCCEEDED", "ended": true}` (at the timeout: the current
+  status, `"ended": false`, and the client asks again). Polling DescribeExecution instead
+  cost ~60 requests per execution at 16 in parallel, most of the emulator's CPU, and up to a
+  poll interval of latency. The outcome is still read with DescribeExecution. AWS has no such
+  call: harness.e2e.runner uses it where the health answer says `"wait_execution": true`
+  and polls elsewhere (LocalStack, AWS).
+- moto appends every thread its interpreter starts (about five per execution) to
+  `parser.utils.TMP_THREADS`, a module list nothing empties (LocalStack's shutdown hook,
+  absent here); finished ones are dropped.
+- each execution runs on a deep copy of its state machine, and moto's model tracker
+  (`StateMachine.instances_tracked`, emptied only by a reset) keeps every copy; the ended
+  execution's copy is dropped from it.
+Without the last two the emulator grew by ~10 KB per execution for ever (bench/soak.py).
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ def problems() -> list[str]:
         found.append("BaseExecutionWorkerCommunication.terminated(self) changed")
     if not isinstance(threads, list):
         found.append("moto.stepfunctions.parser.utils.TMP_THREADS is no longer a list")
+    from moto.stepfunctions.models import StateMachine
+
+    if not isinstance(getattr(StateMachine, "instances_tracked", None), list):
+        found.append("StateMachine.instances_tracked (moto's model tracker) is gone")
     return found
 
 
@@ -72,6 +78,7 @@ def install() -> None:
     def terminated(self) -> None:
         original(self)
         _signal(self.execution.exec_arn)
+        _untrack(self.execution.state_machine)
         # in place: every engine module shares this one list object. An append racing the
         # swap may be dropped, which costs nothing: moto never reads the list back.
         threads[:] = [thread for thread in threads if thread.is_alive()]
@@ -90,6 +97,18 @@ def installed() -> dict[str, Any]:
     """{"Owner.name": what was there before install()} (for the restore test)."""
     with _lock:
         return {f"{owner.__name__}.terminated": original for owner, original in _installed.values()}
+
+
+def _untrack(machine: Any) -> None:
+    """Drop the execution's own copy of its state machine from moto's model tracker."""
+    tracked = getattr(type(machine), "instances_tracked", None)
+    if not isinstance(tracked, list):
+        return
+    with _lock:  # moto only appends: an index found here stays right under our own lock
+        for index in range(len(tracked) - 1, -1, -1):  # the copy is among the newest
+            if tracked[index] is machine:
+                del tracked[index]
+                return
 
 
 def _signal(arn: str) -> None:
