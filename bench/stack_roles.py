@@ -1,0 +1,113 @@
+"""The embedded stack's processes by role, and what they hold or spend: shared by bench_stack.py
+and soak.py (bench/ is on sys.path when they run as scripts).
+
+Roles: the emulator, its Lambda workers (the emulator's children), the model server (its
+supervisor with the active and standby servers).
+"""
+
+from __future__ import annotations
+
+import psutil
+
+from harness.config import Settings
+from harness.stack import embedded
+from harness.stack.processes import StackState
+
+ROLES = ("emulator", "lambda-workers", "model-server")
+
+
+def stack_processes(settings: Settings) -> dict[str, list[psutil.Process]]:
+    """The stack's processes by role: the emulator, its Lambda workers, the model server's
+    supervisor with its servers."""
+    state = StackState.load(settings)
+    roles: dict[str, list[psutil.Process]] = {
+        "emulator": [],
+        "lambda-workers": [],
+        "model-server": [],
+    }
+    for name, pid in state.processes.items():
+        try:
+            root = psutil.Process(pid)
+            below = root.children(recursive=True)
+        except psutil.NoSuchProcess:
+            continue
+        if name == embedded.EMULATOR:
+            roles["emulator"].append(root)
+            roles["lambda-workers"] += below
+        else:
+            roles["model-server"] += [root, *below]
+    return roles
+
+
+def footprint(settings: Settings) -> dict:
+    """Unique memory (what the stack alone holds) and open descriptors, in all and by role."""
+    out: dict = {"uss_mb": 0.0, "fds": 0}
+    for role, procs in stack_processes(settings).items():
+        uss = fds = 0
+        for proc in procs:
+            try:
+                uss += proc.memory_full_info().uss
+                fds += proc.num_fds()
+            except psutil.NoSuchProcess:
+                continue
+        out[role] = {"processes": len(procs), "uss_mb": round(uss / 2**20, 1), "fds": fds}
+        out["uss_mb"] = round(out["uss_mb"] + uss / 2**20, 1)
+        out["fds"] += fds
+    return out
+
+
+def memory(settings: Settings) -> dict:
+    """USS (what the process alone holds: the figure the goals use) and RSS (which counts
+    shared libraries once per process, so it overstates a stack of many Pythons), by role."""
+    out: dict = {"uss_mb": 0.0, "rss_mb": 0.0, "processes": 0}
+    for role, procs in stack_processes(settings).items():
+        uss = rss = counted = 0
+        for proc in procs:
+            try:
+                info = proc.memory_full_info()
+            except psutil.Error:  # gone, or a zombie the pool has not reaped yet
+                continue
+            uss, rss, counted = uss + info.uss, rss + info.rss, counted + 1
+        out[role] = {
+            "processes": counted,
+            "uss_mb": round(uss / 2**20, 1),
+            "rss_mb": round(rss / 2**20, 1),
+        }
+        out["uss_mb"] = round(out["uss_mb"] + uss / 2**20, 1)
+        out["rss_mb"] = round(out["rss_mb"] + rss / 2**20, 1)
+        out["processes"] += counted
+    return out
+
+
+def _spent(times, children: bool) -> float:
+    own = times.user + times.system
+    return own + (times.children_user + times.children_system if children else 0.0)
+
+
+# What cpu_seconds cannot see. A process that came and went between two listings still counts:
+# the kernel adds it to its parent's children_* times once the parent waits for it, and the
+# roles' parents do (the Lambda pool and the supervisor wait for theirs).
+NOT_COUNTED = (
+    "processes outside the stack and the bench client (other benchmarks, py-spy); "
+    "descendants whose parent never waited for them (none expected: the Lambda pool and "
+    "the supervisor wait for every child)"
+)
+
+
+def cpu_seconds(settings: Settings) -> dict[str, float]:
+    """CPU seconds (user + system) each role has spent so far; take it before and after a
+    phase and subtract. Workers that came and went count through the emulator's children_*
+    times (it waits for each), servers the supervisor replaced through the supervisor's."""
+    out = dict.fromkeys(ROLES, 0.0)
+    for role, procs in stack_processes(settings).items():
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            if role == "emulator":  # its own time; its reaped workers' time is theirs
+                out["emulator"] += _spent(times, children=False)
+                out["lambda-workers"] += times.children_user + times.children_system
+            else:
+                out[role] += _spent(times, children=True)
+    return out
