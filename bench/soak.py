@@ -29,6 +29,7 @@ import psutil
 from figures import own_stack_settings, percentile, write_figures  # bench/ is on sys.path
 from rich.console import Console
 from rich.progress import Progress
+from stack_roles import footprint
 
 from harness import clients
 from harness.config import Settings
@@ -45,46 +46,6 @@ VERDICTS = {"THRESHOLD_CONFIDENCE_NOT_MET"}
 # what a Lambda worker killed mid-invocation reports to Step Functions (Lambda's own name)
 WORKER_KILLED = {"Runtime.ExitError", "Lambda.Unknown"}
 TRANSIENT = {"EndpointTransientError"}
-
-
-def stack_processes(settings: Settings) -> dict[str, list[psutil.Process]]:
-    """The stack's processes by role: the emulator, its Lambda workers, the model server's
-    supervisor with its servers."""
-    state = StackState.load(settings)
-    roles: dict[str, list[psutil.Process]] = {
-        "emulator": [],
-        "lambda-workers": [],
-        "model-server": [],
-    }
-    for name, pid in state.processes.items():
-        try:
-            root = psutil.Process(pid)
-            below = root.children(recursive=True)
-        except psutil.NoSuchProcess:
-            continue
-        if name == embedded.EMULATOR:
-            roles["emulator"].append(root)
-            roles["lambda-workers"] += below
-        else:
-            roles["model-server"] += [root, *below]
-    return roles
-
-
-def footprint(settings: Settings) -> dict:
-    """Unique memory (what the stack alone holds) and open descriptors, in all and by role."""
-    out: dict = {"uss_mb": 0.0, "fds": 0}
-    for role, procs in stack_processes(settings).items():
-        uss = fds = 0
-        for proc in procs:
-            try:
-                uss += proc.memory_full_info().uss
-                fds += proc.num_fds()
-            except psutil.NoSuchProcess:
-                continue
-        out[role] = {"processes": len(procs), "uss_mb": round(uss / 2**20, 1), "fds": fds}
-        out["uss_mb"] = round(out["uss_mb"] + uss / 2**20, 1)
-        out["fds"] += fds
-    return out
 
 
 def lambda_worker(settings: Settings) -> psutil.Process:
@@ -158,10 +119,12 @@ def run(settings: Settings, keys: list[str], executions: int, parallel: int) -> 
                 results.append(done.result())
                 n = len(results)
             progress.advance(task)
-            if n in faults_at:
-                faults.append({"after": n, **faults_at[n](settings)})
+            # sampled before a fault at the same count: a standby still loading would make
+            # the model server look smaller than it runs, and the growth larger than it is
             if n % 1000 == 0 or n == executions:
                 samples[n] = footprint(settings)
+            if n in faults_at:
+                faults.append({"after": n, **faults_at[n](settings)})
     wall = time.monotonic() - start
     running = sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
     wait_until(
