@@ -97,6 +97,7 @@ def test_speedups_follow_the_setting(aws, speedups):
     from moto.stepfunctions.parser.asl.utils import json_path
 
     aws.wait_stepfunctions()
+    apps = list(aws._moto_app.app_instances.values())  # the services asked so far
     in_place = {
         "client per Task": lambda_eval_utils.boto_client_for.__module__.startswith("harness."),
         "ASL parse trees": AmazonStateLanguageParser.parse.__module__.startswith("harness."),
@@ -104,6 +105,7 @@ def test_speedups_follow_the_setting(aws, speedups):
         "TCP_NODELAY": aws._server.RequestHandlerClass.disable_nagle_algorithm is True,
         "backend per host": type(aws._moto_app) is not DomainDispatcherApplication,
         "quiet failure logs": EvalComponent._log_exception.__module__.startswith("harness."),
+        "Flask debug off": bool(apps) and not any(app.debug for app in apps),
     }
     assert in_place == dict.fromkeys(in_place, speedups)
     assert MotoRequestHandler.disable_nagle_algorithm is False  # moto's own class, untouched
