@@ -8,7 +8,8 @@ both ways, so the two cannot drift apart).
   and port, whose Lambda `invoke` calls moto's backend in-process (sfn_lambda.py).
 - `AmazonStateLanguageParser.parse`: every execution re-parses its definition with ANTLR
   (~12 ms for three Tasks); we keep the parse tree per definition and only rebuild the
-  program from it (~1.5 ms), so executions still get fresh evaluation components.
+  program from it, so executions still get fresh evaluation components. The cached trees'
+  node texts are stored once (ANTLR's getText re-joins whole subtrees on every call).
 - `parse` in asl.utils.json_path and asl.component.common.path.result_path: jsonpath_ng
   builds a new ply parser (reading its LR tables) for every path it evaluates, i.e. for
   every InputPath/OutputPath/ResultPath of every state; we cache the parsed expressions.
@@ -95,6 +96,12 @@ def problems() -> list[str]:
         "host",
     ]:
         found.append("DomainDispatcherApplication.get_backend_for_host(self, host) changed")
+    from antlr4.RuleContext import RuleContext
+    from antlr4.tree.Tree import TerminalNodeImpl
+
+    for owner in (RuleContext, TerminalNodeImpl):
+        if _params(getattr(owner, "getText", None)) not in (["self"], ["self", "_original"]):
+            found.append(f"antlr4 {owner.__name__}.getText(self) changed")
     component = _eval_component()
     for name in _FAILURE_LOGS:
         if name not in _installed.get("failure_logs", {}) and _params(
@@ -181,6 +188,8 @@ def uninstall() -> None:
             from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
             AmazonStateLanguageParser.parse = staticmethod(_installed.pop("parse"))
+        for owner, original in _installed.pop("get_text", []):
+            owner.getText = original
         for module, original_parse in _installed.pop("json_path_parse", []):
             module.parse = original_parse
         original = _installed.pop("boto_client_for", None)
@@ -269,6 +278,7 @@ def _cache_asl_parse_trees(size: int = 64) -> None:
         tree = parser.state_machine()
         if listener.errors:
             raise asl_parser.ASLParserException(errors=listener.errors)  # not cached: it raises
+        _freeze_texts(tree)
         return tree
 
     def parse(definition: str):
@@ -276,6 +286,33 @@ def _cache_asl_parse_trees(size: int = 64) -> None:
         return Preprocessor().visit(tree), tree
 
     parser_class.parse = staticmethod(parse)
+    _memoize_texts()
+
+
+def _freeze_texts(node) -> str:
+    """Store each node's text on it, bottom-up: a cached tree never changes, and ANTLR's
+    getText re-joins every subtree on each call (a third of rebuilding a program)."""
+    children = getattr(node, "children", None)
+    if children is None:  # a terminal: its token's text
+        text = node.getText()
+    else:
+        text = "".join(_freeze_texts(child) for child in children)
+    node._harness_text = text
+    return text
+
+
+def _memoize_texts() -> None:
+    from antlr4.RuleContext import RuleContext
+    from antlr4.tree.Tree import TerminalNodeImpl
+
+    _installed["get_text"] = [(owner, owner.getText) for owner in (RuleContext, TerminalNodeImpl)]
+    for owner, original in _installed["get_text"]:
+
+        def get_text(self, _original=original):
+            frozen = self.__dict__.get("_harness_text")  # only nodes of a cached tree have it
+            return _original(self) if frozen is None else frozen
+
+        owner.getText = get_text
 
 
 _FAILURE_LOGS = ("_log_failure_event_exception", "_log_exception")

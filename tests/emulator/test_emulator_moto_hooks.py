@@ -90,6 +90,7 @@ def test_check_hooks_names_every_kind_of_point(monkeypatch, module, owner, name,
 
 def test_speedups_follow_the_setting(aws, speedups):
     """HARNESS_EMULATOR_SPEEDUPS=false: not one fast path in place, moto's own everywhere."""
+    from antlr4.RuleContext import RuleContext
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
     from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -106,6 +107,7 @@ def test_speedups_follow_the_setting(aws, speedups):
         "backend per host": type(aws._moto_app) is not DomainDispatcherApplication,
         "quiet failure logs": EvalComponent._log_exception.__module__.startswith("harness."),
         "Flask debug off": bool(apps) and not any(app.debug for app in apps),
+        "parse-tree texts kept": RuleContext.getText.__module__.startswith("harness."),
     }
     assert in_place == dict.fromkeys(in_place, speedups)
     assert MotoRequestHandler.disable_nagle_algorithm is False  # moto's own class, untouched
