@@ -75,6 +75,7 @@ class EmbeddedAWS:
             state_dir=self.settings.state_dir,
             min_workers=self.settings.lambda_workers_per_function,
             max_workers=self.settings.lambda_max_workers_per_function,
+            idle_seconds=self.settings.lambda_idle_seconds,
         )
         try:
             moto_hooks.install(

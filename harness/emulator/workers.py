@@ -56,6 +56,7 @@ class _Slot:
     current: Invocation | None = None  # BUSY, or RETIRED while it finishes
     init_ms: float | None = None  # until its first invocation's REPORT carries it
     init_error: bytes | None = None
+    idle_since: float = 0.0  # when it last became IDLE (retired after idle_seconds)
 
 
 class FunctionPool:
@@ -70,6 +71,7 @@ class FunctionPool:
         state_dir: Path,
         min_workers: int,
         max_workers: int,
+        idle_seconds: float = 0.0,
         runtimes: Runtimes | None = None,
     ):
         self.function = function
@@ -80,6 +82,9 @@ class FunctionPool:
         self._state_dir = state_dir
         self._min = max(1, min_workers)
         self._max = max(self._min, max_workers)
+        # workers beyond the minimum that stay idle this long end, as Lambda reclaims idle
+        # environments: the pool shrinks back after a burst (0: never)
+        self._idle_seconds = idle_seconds
         self._cond = threading.Condition()
         self._queue: collections.deque[Invocation] = collections.deque()
         self._slots: dict[Worker, _Slot] = {}  # the live workers
@@ -198,6 +203,13 @@ class FunctionPool:
                 worker.kill()
         self._cond.notify_all()
 
+    def _idle_too_long(self, slot: _Slot) -> bool:  # called locked
+        if not self._idle_seconds or slot.state is not WorkerState.IDLE:
+            return False
+        if time.monotonic() - slot.idle_since < self._idle_seconds:
+            return False
+        return sum(1 for s in self._slots.values() if s.state in _LIVE) > self._min
+
     def _retire(self, worker: Worker, slot: _Slot) -> None:  # called locked
         if slot.state is not WorkerState.DEAD:  # a dead worker's pid may be someone else's now
             slot.state = WorkerState.RETIRED
@@ -248,7 +260,7 @@ class FunctionPool:
             if slot is None:  # it exited while its request was on the way
                 return None
             if slot.state is WorkerState.STARTING:
-                slot.state = WorkerState.IDLE
+                slot.state, slot.idle_since = WorkerState.IDLE, time.monotonic()
                 slot.init_ms = (time.monotonic() - worker.started) * 1000
             while True:
                 if slot.state is WorkerState.DEAD:
@@ -274,6 +286,9 @@ class FunctionPool:
                     )
                     invocation.picked.set()
                     return invocation
+                if self._idle_too_long(slot):
+                    self._retire(worker, slot)
+                    return None
                 self._cond.wait(1.0)
 
     def complete(self, worker: Worker, invocation: Invocation, body: bytes, errored: bool) -> None:
@@ -283,7 +298,7 @@ class FunctionPool:
             if slot is not None and slot.current is invocation:
                 slot.current = None
                 if slot.state is WorkerState.BUSY:
-                    slot.state = WorkerState.IDLE
+                    slot.state, slot.idle_since = WorkerState.IDLE, time.monotonic()
         if not invocation.done.is_set():
             self._report(worker, invocation)  # first, so a LogResult tail holds END and REPORT
         invocation.finish(body, errored)
@@ -349,6 +364,7 @@ class WorkerManager:
         state_dir: Path,
         min_workers: int,
         max_workers: int,
+        idle_seconds: float = 0.0,
         runtimes: Runtimes | None = None,
     ):
         from harness.config import Settings
@@ -359,6 +375,7 @@ class WorkerManager:
             "state_dir": Path(state_dir),
             "min_workers": min_workers,
             "max_workers": max_workers,
+            "idle_seconds": idle_seconds,
             # HARNESS_LAMBDA_RUNTIMES: which interpreter each Runtime runs under
             "runtimes": runtimes or shared_runtimes(Settings.from_env()),
         }

@@ -320,3 +320,25 @@ def test_pool_owns_worker_states(aws, client, make_function, invoke):
         assert time.monotonic() < deadline, states
         time.sleep(0.02)
     assert len(states) >= 1
+
+
+def test_idle_workers_beyond_the_minimum_end(aws, make_function, invoke, monkeypatch):
+    """After a burst the pool shrinks back to its minimum, as Lambda reclaims idle
+    environments; the function still answers afterwards."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setitem(aws.manager._options, "idle_seconds", 0.5)  # pools made from now on
+    monkeypatch.setitem(aws.manager._options, "min_workers", 1)
+    name = make_function(
+        "import time\ndef handler(event, context):\n    time.sleep(0.5)\n    return 1\n"
+    )
+    with ThreadPoolExecutor(3) as pool:
+        assert list(pool.map(lambda _: invoke(name, {})[0], range(3))) == [1, 1, 1]
+    assert aws.manager.workers(name) == 3
+    deadline = time.monotonic() + 10
+    while aws.manager.workers(name) > 1:
+        assert time.monotonic() < deadline, "idle workers beyond the minimum still run"
+        time.sleep(0.05)
+    time.sleep(1.5)  # and the minimum stays
+    assert aws.manager.workers(name) == 1
+    assert invoke(name, {})[0] == 1
