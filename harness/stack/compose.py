@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 from harness.config import REPO_ROOT, Settings
 from harness.errors import HarnessError
@@ -29,6 +30,31 @@ _TOKEN_FREE_TAG = re.compile(r"^(community-archive|[0-3]\.\d+(\.\d+)?|4\.(\d|1[0
 
 def engine_answers(timeout: float = 2.0) -> bool:
     return _docker("info", "--format", "{{.ServerVersion}}", timeout=timeout).returncode == 0
+
+
+def engine_may_run() -> bool:
+    """False only when no engine can answer: no DOCKER_HOST, no docker context of the user's
+    own, and no socket where Docker (rootful, rootless, Desktop) puts it. Lets auto mode skip
+    `docker info` (~0.15 s of every `up`) on a machine without Docker."""
+    if os.environ.get("DOCKER_HOST") or os.environ.get("DOCKER_CONTEXT"):
+        return True
+    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+    try:
+        if json.loads(config.read_text()).get("currentContext", "default") != "default":
+            return True
+    except (OSError, ValueError, AttributeError):
+        pass
+    return any(path.exists() for path in _socket_paths())
+
+
+def _socket_paths() -> list[Path]:
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    return [
+        Path("/var/run/docker.sock"),
+        Path("/run/docker.sock"),
+        Path(runtime_dir) / "docker.sock",  # rootless
+        Path.home() / ".docker" / "run" / "docker.sock",  # Docker Desktop
+    ]
 
 
 def _docker(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:

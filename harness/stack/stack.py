@@ -25,7 +25,7 @@ def resolve_mode(settings: Settings) -> str:
         raise HarnessError(
             f"HARNESS_MODE={settings.mode!r} is not a mode.", "use auto, embedded or docker"
         )
-    return "docker" if compose.engine_answers() else "embedded"
+    return "docker" if compose.engine_may_run() and compose.engine_answers() else "embedded"
 
 
 def running(settings: Settings) -> StackState | None:

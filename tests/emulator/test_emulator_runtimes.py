@@ -186,3 +186,28 @@ def test_an_environment_that_cannot_be_made_falls_back(tmp_path):
     runtime = Runtimes("auto", blocked / "runtimes").resolve("python3.12")
     assert not runtime.declared and runtime.python == sys.executable
     assert "its environment could not be made" in runtime.note
+
+
+def test_a_made_environment_is_used_without_probing_interpreters(tmp_path, monkeypatch):
+    """Each probe starts a Python (a pyenv shim a shell too); a stamp from an earlier run of
+    an interpreter that is still there answers at once."""
+    from harness.emulator import runtimes
+
+    target = tmp_path / "python3.99"
+    (target / "bin").mkdir(parents=True)
+    (target / "bin" / "python").write_text("")
+    stamp = {"python": sys.executable, "version": "3.99.1", "packages": pins()}
+    (target / ".harness-runtime.json").write_text(json.dumps(stamp))
+    probed = []
+    monkeypatch.setattr(runtimes, "find_interpreter", lambda r: probed.append(r))
+    found = Runtimes("auto", tmp_path).resolve("python3.99")
+    assert (found.python, found.version, found.declared) == (
+        str(target / "bin" / "python"),
+        "3.99.1",
+        True,
+    )
+    assert probed == []
+    # other pins: the environment is stale, so the interpreters are looked for again
+    (target / ".harness-runtime.json").write_text(json.dumps({**stamp, "packages": ["x==1"]}))
+    Runtimes("auto", tmp_path).resolve("python3.99")
+    assert probed == ["python3.99"]
