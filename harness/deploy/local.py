@@ -13,11 +13,10 @@ import threading
 from functools import cached_property
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from harness.clients import LOCAL_CREDENTIALS
+from harness.clients import local_client
 from harness.config import Settings
 from harness.deploy.base import Identity, Run
 from harness.deploy.workflow import code_paths
@@ -43,8 +42,9 @@ def _client(region: str, endpoint_url: str | None, service: str) -> Any:
     key = (region, endpoint_url, service)
     with _clients_lock:
         if key not in _clients:
-            session = boto3.session.Session(region_name=region, **LOCAL_CREDENTIALS)
-            _clients[key] = session.client(service, endpoint_url=endpoint_url, config=_CONFIG)
+            _clients[key] = local_client(
+                service, region_name=region, endpoint_url=endpoint_url, config=_CONFIG
+            )
         return _clients[key]
 
 
