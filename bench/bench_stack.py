@@ -212,6 +212,7 @@ def main() -> None:
         keys = [image.key for image in listed_images(settings.data_dir)]
         for i in range(3):  # warm the workers
             run_execution(sfn, machine, settings.bucket, keys[i], name=f"warm-{i}")
+        settle_seconds = stack_roles.wait_until_quiet(settings)
         latencies = [
             run_execution(
                 sfn, machine, settings.bucket, keys[i % len(keys)], name=f"seq-{i}"
@@ -239,6 +240,7 @@ def main() -> None:
         "local_up_seconds_first": round(up_seconds, 2),
         "local_up_seconds": round(up_seconds_warm, 2),
         "local_up_with_first_execution_seconds": round(up_with_first_execution, 2),
+        "settle_seconds_before_latency": settle_seconds,
         "execution_p50_ms": round(statistics.median(latencies) * 1000, 1),
         "execution_p95_ms": round(percentile(latencies, 0.95) * 1000, 1),
         "throughput_executions_per_s": round(len(keys) / wall, 1),

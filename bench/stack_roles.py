@@ -111,3 +111,20 @@ def cpu_seconds(settings: Settings) -> dict[str, float]:
             else:
                 out[role] += _spent(times, children=True)
     return out
+
+
+def wait_until_quiet(settings: Settings, busy_share: float = 0.05, timeout: float = 20.0) -> float:
+    """Seconds until the stack's processes use under `busy_share` of one core over 0.5 s:
+    right after `up` a standby model server, Lambda workers and moto's warm-up still load,
+    and a latency taken then measures them, not the execution."""
+    import time
+
+    start = time.monotonic()
+    before = sum(cpu_seconds(settings).values())
+    while time.monotonic() - start < timeout:
+        time.sleep(0.5)  # a measuring window, not a wait for readiness
+        now = sum(cpu_seconds(settings).values())
+        if now - before < busy_share * 0.5:
+            break
+        before = now
+    return round(time.monotonic() - start, 1)

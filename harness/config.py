@@ -144,7 +144,7 @@ class Settings:
     capture_s3_endpoint_url: str = ""  # empty: the stack's S3 (local) or AWS's own
     capture_spool_dir: str = ""  # empty: in memory only (the embedded stack sets one)
 
-    lambda_workers_per_function: int = 2
+    lambda_workers_per_function: int = 1  # warm workers each function keeps (Lambda keeps none)
     lambda_max_workers_per_function: int = 4  # warm pool grows on demand up to this
     lambda_prewarm: bool = True  # start a function's warm workers at CreateFunction
     lambda_idle_seconds: float = 60.0  # workers beyond the minimum idle this long end (0: never)
