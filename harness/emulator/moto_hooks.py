@@ -176,11 +176,14 @@ def install(
     invoke_hook: InvokeHook,
     created_hook: Callable | None = None,
     deleted_hook: Callable | None = None,
+    stepfunctions: bool = True,
 ) -> None:
     """Patch moto's Lambda and set its config through `app` (moto's WSGI dispatcher).
 
     created_hook(function) is called after CreateFunction, deleted_hook(account, region,
-    name, qualifier) after DeleteFunction, if given."""
+    name, qualifier) after DeleteFunction, if given. stepfunctions=False leaves the Step
+    Functions hooks to a later install_stepfunctions() (they import moto's interpreter, ~0.15 s;
+    the server does that in the background while it answers the other services)."""
     raise_if(_lambda_problems())
     from moto.awslambda.models import LambdaBackend, LambdaFunction
 
@@ -224,6 +227,12 @@ def install(
         LambdaBackend.create_function = create_function
         LambdaBackend.delete_function = delete_function
     _configure(app)
+    if stepfunctions:
+        install_stepfunctions()
+
+
+def install_stepfunctions() -> None:
+    """The Step Functions engine's hooks (idempotent)."""
     from harness.emulator import sfn_jsonata
 
     sfn_jsonata.install()  # JSONata and variables in the Step Functions engine

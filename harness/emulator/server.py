@@ -79,7 +79,13 @@ class EmbeddedAWS:
         )
         try:
             moto_hooks.install(
-                moto_app, self.manager.invoke, self._created_hook(), self.manager.forget
+                moto_app,
+                self.manager.invoke,
+                self._created_hook(),
+                self.manager.forget,
+                # with the speed-ups the engine's hooks go in on the warm-up thread, before
+                # any Step Functions request is let through (_sfn_ready)
+                stepfunctions=not self.settings.emulator_speedups,
             )
             if self.settings.persist:  # restored before anyone is answered
                 from harness.emulator.persistence import Persister
@@ -107,6 +113,7 @@ class EmbeddedAWS:
 
     def _warm_stepfunctions(self) -> None:
         try:
+            moto_hooks.install_stepfunctions()
             moto_speedups.warm_services(self.url, self.settings.region)
             moto_speedups.install_stepfunctions(self.url)
             moto_speedups.warm_up(self.settings.region)

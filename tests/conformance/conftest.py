@@ -30,6 +30,7 @@ def aws(tmp_path_factory) -> EmbeddedAWS:
         lambda_workers_per_function=1,
     )
     emulator = EmbeddedAWS(settings).start()
+    emulator.wait_stepfunctions()  # the engine's hooks go in on the warm-up thread
     yield emulator
     emulator.stop()
 
