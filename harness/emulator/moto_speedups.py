@@ -28,8 +28,10 @@ both ways, so the two cannot drift apart).
   whole parsed state (~4 KB, built even when nobody reads it): a third of the emulator's CPU
   on an execution the filter fails, and megabytes of log a minute under load. The failure is
   in the execution's history; we log one short line at DEBUG instead.
-- warm-up: moto builds each service's backend on first use, and the interpreter pays ANTLR,
-  ply and client costs on its first execution; we pay them at start, in the background.
+- warm-up: the interpreter pays ANTLR, ply and client costs on its first execution; we pay
+  them at start, in the background. (Warming each AWS service with a call of its own, too,
+  made `up` ~0.5 s slower: the deploy that follows at once touches them all anyway, and the
+  warm-up's clients competed with it for the emulator's CPU.)
 
 Correctness hooks (what moto must have patched to run our workflow at all) are in moto_hooks.py,
 whose `check_hooks()` checks these too.
@@ -408,37 +410,3 @@ def warm_up(region: str) -> None:
     for module in _json_path_modules():
         module.parse("$.Payload")
     boto_client.boto_client_for(region=region, service="lambda")
-
-
-# A cheap call per service the workflow uses, and one that fails: moto builds each service's
-# backend, request router and error tables on first use (up to ~0.5 s each, under a global
-# dispatcher lock), which would otherwise land on the deploy.
-_WARM_CALLS = (
-    ("s3", "list_buckets", {}),
-    ("s3", "head_bucket", {"Bucket": "harness-warm-up-missing"}),
-    ("iam", "list_roles", {}),
-    ("sts", "get_caller_identity", {}),
-    ("lambda", "list_functions", {}),
-    ("lambda", "get_function", {"FunctionName": "harness-warm-up-missing"}),
-    ("logs", "describe_log_groups", {}),
-    ("sagemaker", "list_endpoints", {}),
-)
-
-
-def warm_services(url: str, region: str) -> None:
-    import boto3
-    from botocore.exceptions import ClientError
-
-    from harness.clients import LOCAL_CREDENTIALS
-
-    session = boto3.session.Session()
-    clients: dict = {}
-    for service, operation, params in _WARM_CALLS:
-        if service not in clients:
-            clients[service] = session.client(
-                service, endpoint_url=url, region_name=region, **LOCAL_CREDENTIALS
-            )
-        try:
-            getattr(clients[service], operation)(**params)
-        except ClientError:
-            pass  # the error path is what we warmed

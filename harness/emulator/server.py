@@ -114,7 +114,6 @@ class EmbeddedAWS:
     def _warm_stepfunctions(self) -> None:
         try:
             moto_hooks.install_stepfunctions()
-            moto_speedups.warm_services(self.url, self.settings.region)
             moto_speedups.install_stepfunctions(self.url)
             moto_speedups.warm_up(self.settings.region)
         except Exception as exc:  # noqa: BLE001 - reported on every Step Functions request
