@@ -116,10 +116,30 @@ class EmbeddedAWS:
             moto_hooks.install_stepfunctions()
             moto_speedups.install_stepfunctions(self.url)
             moto_speedups.warm_up(self.settings.region)
+            self._warm_sagemaker()
         except Exception as exc:  # noqa: BLE001 - reported on every Step Functions request
             self._sfn_error = exc
             print(f"error: Step Functions will not run: {exc}", file=sys.stderr, flush=True)
         self._sfn_ready.set()
+
+    def _warm_sagemaker(self) -> None:
+        """SageMaker's first request builds its backend and loads its large service model
+        (~0.5 s), and the deploy's SageMaker calls come last, on its critical path: pay it
+        here, in-process (no client, no socket). Warming every service this way over HTTP
+        made `up` slower instead: the deploy reaches the others early anyway."""
+        from werkzeug.test import Client
+
+        Client(self._moto_app).post(
+            "/",
+            data="{}",
+            headers={
+                "X-Amz-Target": "SageMaker.ListEndpoints",
+                "Content-Type": "application/x-amz-json-1.1",
+                "Host": f"api.sagemaker.{self.settings.region}.amazonaws.com",
+                "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/"
+                f"{self.settings.region}/sagemaker/aws4_request, SignedHeaders=host, Signature=0",
+            },
+        )
 
     def wait_stepfunctions(self, timeout: float = 120) -> None:
         """Block until state machines can run (the interpreter imports in the background)."""
