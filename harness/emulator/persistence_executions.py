@@ -87,7 +87,8 @@ def status(execution) -> str | None:
 def record(execution, machine) -> tuple[dict, list]:
     """(summary, history events) of an ended execution, as DescribeExecution would give them."""
     output = getattr(execution, "output", None)
-    if output is not None and not isinstance(output, str):
+    if output is not None and (hasattr(execution, "exec_status") or not isinstance(output, str)):
+        # moto's engine holds the value ("yes" is a str too); DescribeExecution gives its JSON
         output = json.dumps(output)
     summary = {
         "arn": execution.execution_arn,
