@@ -124,10 +124,39 @@ def preflight(settings: Settings) -> None:
 def start(settings: Settings, model_dir) -> None:
     preflight(settings)
     if _compose(settings, model_dir, "up", "--wait", "--build", "--detach") == 0:
+        _load_services(settings)
         return
     unhealthy = _unhealthy_services(settings, model_dir)
     stop(settings, model_dir)  # nothing half-started
     raise HarnessError(*_why_not_up(unhealthy))
+
+
+# A cheap read per service the deploy uses, one after the other: LocalStack loads a service's
+# provider on its first request, and the deploy's parallel first requests could meet
+# "no handler for operation 'GetRole' on service 'iam'" while it did (seen in CI).
+_FIRST_CALLS = (
+    ("sts", "get_caller_identity"),
+    ("s3", "list_buckets"),
+    ("iam", "list_roles"),
+    ("lambda", "list_functions"),
+    ("logs", "describe_log_groups"),
+    ("stepfunctions", "list_state_machines"),
+)
+
+
+def _load_services(settings: Settings) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from harness.clients import local_client
+
+    for service, operation in _FIRST_CALLS:
+        client = local_client(
+            service, region_name=settings.region, endpoint_url=settings.aws_endpoint_url
+        )
+        try:
+            getattr(client, operation)()
+        except (BotoCoreError, ClientError):
+            pass  # the deploy reports a real failure with its own message
 
 
 def _unhealthy_services(settings: Settings, model_dir) -> list[str]:
