@@ -177,7 +177,8 @@ def test_upload_failure_is_logged_and_retried_without_loss(tiny_model_dir, moto_
     with caplog.at_level(logging.ERROR, logger="harness.model_server.capture"):
         for _ in range(7):
             invoke(client, png())
-        logged = lambda: any(  # noqa: E731 - the flusher counts the failure, then logs it
+        # the flusher counts the failure, then logs it: wait for both
+        logged = lambda: any(
             f"s3://{bucket}/data_capture/" in r.getMessage()
             and "kept for the next flush" in r.getMessage()
             for r in caplog.records
