@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 import time
 import urllib.parse
 import uuid
@@ -72,10 +73,10 @@ def run_execution(
 
 def wait_for(sfn, arn: str, name: str, key: str, start: float, timeout: float) -> ExecutionResult:
     url = getattr(sfn.meta, "endpoint_url", "") or ""
-    if _offers_wait(url):  # our emulator: one held request instead of ~60 polls
-        _wait_on_server(url, arn, start + timeout)
+    # our emulator: one held request that ends with the outcome, instead of ~60 polls
+    desc = _wait_on_server(url, arn, start + timeout) if _offers_wait(url) else {}
     delay = 0.002  # executions finish in tens of ms locally; back off for AWS
-    while True:
+    while desc.get("status") not in TERMINAL:
         desc = sfn.describe_execution(executionArn=arn)
         if desc["status"] in TERMINAL:
             break
@@ -104,17 +105,40 @@ def wait_for(sfn, arn: str, name: str, key: str, start: float, timeout: float) -
 _WAITS: dict[str, bool] = {}  # endpoint URL -> it offers WAIT_EXECUTION_PATH
 
 
+_KEPT = threading.local()  # url -> this thread's open connection to it
+
+
 def _get_json(url: str, path: str, timeout: float) -> dict:
-    """GET on loopback without urllib's proxy handling (an HTTP_PROXY must not see it)."""
-    parsed = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parsed.hostname, parsed.port or 80, timeout=timeout)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        body = response.read()
+    """GET on loopback without urllib's proxy handling (an HTTP_PROXY must not see it), on a
+    connection this thread keeps open (the emulator keeps it alive between requests)."""
+    kept = _KEPT.__dict__
+    for attempt in (1, 2):  # a kept connection the server has closed meanwhile: once more
+        connection = kept.pop(url, None)
+        reused = connection is not None
+        if connection is None:
+            parsed = urllib.parse.urlsplit(url)
+            connection = http.client.HTTPConnection(parsed.hostname, parsed.port or 80)
+        connection.timeout = timeout
+        if connection.sock is not None:
+            connection.sock.settimeout(timeout)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            body = response.read()
+        except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
+            connection.close()
+            if reused and attempt == 1:
+                continue
+            raise
+        except BaseException:
+            connection.close()
+            raise
+        if response.will_close:
+            connection.close()
+        else:
+            kept[url] = connection
         return json.loads(body) if response.status == 200 else {}
-    finally:
-        connection.close()
+    return {}
 
 
 def _offers_wait(url: str) -> bool:
@@ -128,18 +152,22 @@ def _offers_wait(url: str) -> bool:
     return _WAITS[url]
 
 
-def _wait_on_server(url: str, arn: str, deadline: float) -> None:
-    """Hold requests until the emulator says the execution ended or the deadline passed.
-    Any trouble just returns: the caller's DescribeExecution loop still decides."""
+def _wait_on_server(url: str, arn: str, deadline: float) -> dict:
+    """Hold requests until the emulator says the execution ended or the deadline passed: its
+    outcome with DescribeExecution's names, or {} on any trouble (the caller's
+    DescribeExecution loop then decides)."""
     while (left := deadline - time.monotonic()) > 0:
         hold = min(left, 20.0)
         query = urllib.parse.urlencode({"arn": arn, "timeout": f"{hold:.3f}"})
         try:
             answer = _get_json(url, f"{WAIT_EXECUTION_PATH}?{query}", hold + 10)
         except (OSError, ValueError, http.client.HTTPException):
-            return
-        if answer.get("ended") or "status" not in answer:
-            return
+            return {}
+        if answer.get("ended"):
+            return {key: value for key, value in answer.items() if value is not None}
+        if "status" not in answer:
+            return {}
+    return {}
 
 
 def run_many(

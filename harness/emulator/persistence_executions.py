@@ -84,12 +84,18 @@ def status(execution) -> str | None:
     return plain if isinstance(plain, str) else None
 
 
-def record(execution, machine) -> tuple[dict, list]:
-    """(summary, history events) of an ended execution, as DescribeExecution would give them."""
+def output_json(execution) -> str | None:
+    """The execution's output as the JSON text DescribeExecution gives."""
     output = getattr(execution, "output", None)
     if output is not None and (hasattr(execution, "exec_status") or not isinstance(output, str)):
         # moto's engine holds the value ("yes" is a str too); DescribeExecution gives its JSON
         output = json.dumps(output)
+    return output
+
+
+def record(execution, machine) -> tuple[dict, list]:
+    """(summary, history events) of an ended execution, as DescribeExecution would give them."""
+    output = output_json(execution)
     summary = {
         "arn": execution.execution_arn,
         "state_machine_arn": machine.arn,

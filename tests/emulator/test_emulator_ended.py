@@ -42,8 +42,36 @@ def test_wait_answers_when_the_execution_ends(aws, sfn, role_arn):
     arn = sfn.start_execution(stateMachineArn=machine(sfn, role_arn, 1), input="{}")["executionArn"]
     assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
     status, body = ask(aws.url, arn=arn, timeout=15)
-    assert (status, body) == (200, {"status": "SUCCEEDED", "ended": True})
+    assert status == 200
+    assert (body["status"], body["ended"]) == ("SUCCEEDED", True)
     assert sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+
+
+def ended_with(sfn, role_arn: str, state: dict) -> str:
+    definition = {"StartAt": "S", "States": {"S": {**state, "End": True}}}
+    if state["Type"] == "Fail":
+        definition["States"]["S"].pop("End")
+    made = sfn.create_state_machine(
+        name=f"end-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=role_arn
+    )["stateMachineArn"]
+    return sfn.start_execution(stateMachineArn=made, input="{}")["executionArn"]
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"Type": "Pass", "Result": "yes"},  # a JSON string: DescribeExecution gives '"yes"'
+        {"Type": "Pass", "Result": {"label": 1, "inferences": [0.9, 0.1]}},
+        {"Type": "Fail", "Error": "THRESHOLD_CONFIDENCE_NOT_MET", "Cause": "0.61 < 0.93"},
+    ],
+)
+def test_wait_answers_with_the_outcome_describe_execution_gives(aws, sfn, role_arn, state):
+    arn = ended_with(sfn, role_arn, state)
+    status, body = ask(aws.url, arn=arn, timeout=15)
+    described = sfn.describe_execution(executionArn=arn)
+    assert status == 200 and body["ended"] is True
+    for name in ("status", "output", "error", "cause"):
+        assert body[name] == described.get(name), name
 
 
 def test_wait_gives_up_at_its_timeout_with_the_current_status(aws, sfn, role_arn):
@@ -63,7 +91,7 @@ def test_wait_names_bad_requests(aws):
     assert ask(aws.url, arn="x", timeout="soon")[0] == 400
 
 
-def test_runner_waits_with_one_describe(aws, sfn, role_arn):
+def test_runner_waits_without_describe(aws, sfn, role_arn):
     calls = []
     sfn.meta.events.register(
         "before-call.sfn.DescribeExecution", lambda **_: calls.append(time.monotonic())
@@ -71,7 +99,18 @@ def test_runner_waits_with_one_describe(aws, sfn, role_arn):
     arn = sfn.start_execution(stateMachineArn=machine(sfn, role_arn, 1), input="{}")["executionArn"]
     result = runner.wait_for(sfn, arn, "w", "", time.monotonic(), timeout=30)
     assert result.status == "SUCCEEDED"
-    assert len(calls) == 1  # polling at 2-10 ms would have made ~100 calls in that second
+    assert calls == []  # polling at 2-10 ms would have made ~100 calls in that second
+
+
+def test_runner_reads_a_failure_from_the_wait(aws, sfn, role_arn):
+    arn = ended_with(sfn, role_arn, {"Type": "Fail", "Error": "Bad", "Cause": "why"})
+    result = runner.wait_for(sfn, arn, "f", "", time.monotonic(), timeout=30)
+    assert (result.status, result.error, result.cause, result.output) == (
+        "FAILED",
+        "Bad",
+        "why",
+        None,
+    )
 
 
 def test_runner_polls_where_no_wait_is_offered(sfn, role_arn, monkeypatch):
