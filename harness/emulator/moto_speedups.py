@@ -158,16 +158,6 @@ def dispatcher_app():
     return CachedDispatcher(create_app)
 
 
-def request_handler():
-    """moto's request handler with TCP_NODELAY."""
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-
-    class NoDelayRequestHandler(MotoRequestHandler):
-        disable_nagle_algorithm = True
-
-    return NoDelayRequestHandler
-
-
 def install_stepfunctions(endpoint_url: str) -> None:
     """The interpreter's fast paths. Importing moto's interpreter takes seconds (it pulls in
     moto.batch and moto.ec2), so the server runs this in the background while it already

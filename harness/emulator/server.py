@@ -24,7 +24,7 @@ import urllib.request
 from typing import Self
 
 from harness.config import Settings
-from harness.emulator import moto_hooks, moto_speedups, sfn_ended
+from harness.emulator import heap, http_server, moto_hooks, moto_speedups, sfn_ended
 from harness.emulator.contract import HEALTH_PATH, WAIT_EXECUTION_PATH
 from harness.emulator.workers import WorkerManager
 from harness.errors import HarnessError
@@ -117,6 +117,7 @@ class EmbeddedAWS:
             moto_speedups.install_stepfunctions(self.url)
             moto_speedups.warm_up(self.settings.region)
             self._warm_sagemaker()
+            heap.freeze()  # everything imported and warmed stays: no collection walks it again
         except Exception as exc:  # noqa: BLE001 - reported on every Step Functions request
             self._sfn_error = exc
             print(f"error: Step Functions will not run: {exc}", file=sys.stderr, flush=True)
@@ -209,12 +210,14 @@ class EmbeddedAWS:
                 self._server.shutdown()
                 self._thread.join(timeout=5)
             self._server.server_close()
+            http_server.close_connections(self._server)  # kept-alive ones would answer on
             self._server = self._thread = None
         if self.persister is not None:  # nothing writes any more: the final snapshot
             self.persister.stop()
             self.persister = None
         moto_speedups.uninstall()
         moto_hooks.uninstall()
+        heap.thaw()
         if self.url:
             if self._moto_port is None:
                 os.environ.pop("MOTO_PORT", None)
@@ -232,7 +235,7 @@ class EmbeddedAWS:
 def _moto_server_parts(speedups: bool) -> tuple:
     """moto's WSGI dispatcher and request handler, as ThreadedMotoServer builds them."""
     if speedups:
-        return moto_speedups.dispatcher_app(), moto_speedups.request_handler()
+        return moto_speedups.dispatcher_app(), http_server.request_handler()
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
