@@ -17,12 +17,15 @@ both ways, so the two cannot drift apart).
   __init__ loads the Batch and EC2 models (~2 s of CPU at every start); a placeholder package
   lets us import the utils module alone, and goes again at once, so a later `import moto.batch`
   still loads the real package.
+- `moto.core.utils._load_service_model`: one botocore loader for every service's model
+  (moto_models.py), instead of a new one that lists botocore's data folder each time.
 - `DomainDispatcherApplication.get_backend_for_host` lists moto's package folder on disk for
   every request (under a global lock): a subclass remembers the answer per host. Its Flask
   apps run with debug off (moto turns it on; its per-request helpers cost ~1.5 % CPU).
-- `MotoRequestHandler.disable_nagle_algorithm`: headers and body go out in two sends; without
-  TCP_NODELAY the body can wait for the client's delayed ACK (~40 ms). A subclass sets it, so
-  moto's own class stays as it is.
+- the request handler (http_server.py): HTTP/1.1 keep-alive, where werkzeug closes every
+  connection, and TCP_NODELAY (headers and body go out in two sends; without it the body can
+  wait for the client's delayed ACK, ~40 ms). A subclass: moto's own class stays as it is.
+- `gc.freeze` once warm (heap.py): full collections no longer walk the imported heap.
 - `EvalComponent._log_failure_event_exception` / `_log_exception`: for every failed state
   moto logs, at ERROR and at every level of the program it unwinds through, the repr of the
   whole parsed state (~4 KB, built even when nobody reads it): a third of the emulator's CPU
@@ -49,6 +52,7 @@ import threading
 import types
 from typing import Any
 
+from harness.emulator import moto_models
 from harness.emulator.sfn_lambda import InProcessLambdaClient
 
 _installed: dict[str, Any] = {}
@@ -60,6 +64,7 @@ def problems() -> list[str]:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
 
     found = _batch_problems()  # first: it keeps the imports below from loading moto.batch
+    found += moto_models.problems()
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.parse import asl_parser
@@ -138,6 +143,8 @@ def dispatcher_app():
     """moto's WSGI dispatcher, remembering which backend serves which host."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    moto_models.install()
+
     class CachedDispatcher(DomainDispatcherApplication):
         def __init__(self, create_app):
             super().__init__(create_app)
@@ -173,6 +180,7 @@ def install_stepfunctions(endpoint_url: str) -> None:
 
 
 def uninstall() -> None:
+    moto_models.uninstall()
     with _lock:
         for name, original in _installed.pop("failure_logs", {}).items():
             setattr(_eval_component(), name, original)

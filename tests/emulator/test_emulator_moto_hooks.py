@@ -63,6 +63,7 @@ def test_check_hooks_names_a_missing_hook(monkeypatch):
         ("moto.stepfunctions.parser.asl.utils.json_path", None, "parse", "json_path.parse"),
         ("moto.stepfunctions.parser.asl.parse.asl_parser", None, "ASLLexer", "ANTLR"),
         ("moto.batch.utils", None, "JobStatus", "moto.batch.utils.JobStatus"),
+        ("moto.core.utils", None, "_load_service_model", "_load_service_model is gone"),
         (
             "moto.moto_server.werkzeug_app",
             "DomainDispatcherApplication",
@@ -91,6 +92,7 @@ def test_check_hooks_names_every_kind_of_point(monkeypatch, module, owner, name,
 def test_speedups_follow_the_setting(aws, speedups):
     """HARNESS_EMULATOR_SPEEDUPS=false: not one fast path in place, moto's own everywhere."""
     from antlr4.RuleContext import RuleContext
+    from moto.core import utils as moto_utils
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
     from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -108,6 +110,10 @@ def test_speedups_follow_the_setting(aws, speedups):
         "quiet failure logs": EvalComponent._log_exception.__module__.startswith("harness."),
         "Flask debug off": bool(apps) and not any(app.debug for app in apps),
         "parse-tree texts kept": RuleContext.getText.__module__.startswith("harness."),
+        "one service-model loader": moto_utils._load_service_model.__module__.startswith(
+            "harness."
+        ),
+        "keep-alive": aws._server.RequestHandlerClass.__module__.startswith("harness."),
     }
     assert in_place == dict.fromkeys(in_place, speedups)
     assert MotoRequestHandler.disable_nagle_algorithm is False  # moto's own class, untouched
@@ -141,3 +147,22 @@ def test_reset_forgets_resources_and_ends_workers(aws, client, role_arn, make_fu
 def test_batch_still_served_after_importing_only_its_utils(aws, client):
     # the interpreter loads moto.batch.utils alone (startup time); the Batch API must still work
     assert client("batch").describe_compute_environments()["computeEnvironments"] == []
+
+
+def test_the_shared_model_loader_goes_back_and_reads_the_same_models(aws):
+    from moto.core import utils
+
+    from harness.emulator import moto_models
+
+    aws.wait_stepfunctions()
+    was_installed = utils._load_service_model.__module__.startswith("harness.")
+    moto_models.uninstall()
+    try:
+        assert utils._load_service_model.__module__ == "moto.core.utils"
+        own = utils._load_service_model("sts", "service-2")
+        moto_models.install()
+        assert utils._load_service_model.__module__ == "harness.emulator.moto_models"
+        assert utils._load_service_model("sts", "service-2") == own
+    finally:
+        if not was_installed:
+            moto_models.uninstall()
