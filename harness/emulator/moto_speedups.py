@@ -7,9 +7,9 @@ both ways, so the two cannot drift apart).
   every Task (~10 ms); we hand it one cached client per (region, service) aimed at our own host
   and port, whose Lambda `invoke` calls moto's backend in-process (sfn_lambda.py).
 - `AmazonStateLanguageParser.parse`: every execution re-parses its definition with ANTLR
-  (~12 ms for three Tasks); we keep the parse tree per definition and only rebuild the
-  program from it, so executions still get fresh evaluation components. The cached trees'
-  node texts are stored once (ANTLR's getText re-joins whole subtrees on every call).
+  (~12 ms for three Tasks); we keep the parse tree per definition, and the program built
+  from it where its executions can share it (sfn_programs.py). The cached trees' node texts
+  are stored once (ANTLR's getText re-joins whole subtrees on every call).
 - `parse` in asl.utils.json_path and asl.component.common.path.result_path: jsonpath_ng
   builds a new ply parser (reading its LR tables) for every path it evaluates, i.e. for
   every InputPath/OutputPath/ResultPath of every state; we cache the parsed expressions.
@@ -52,7 +52,7 @@ import threading
 import types
 from typing import Any
 
-from harness.emulator import moto_models
+from harness.emulator import moto_models, sfn_programs
 from harness.emulator.sfn_lambda import InProcessLambdaClient
 
 _installed: dict[str, Any] = {}
@@ -188,6 +188,7 @@ def uninstall() -> None:
             from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
             AmazonStateLanguageParser.parse = staticmethod(_installed.pop("parse"))
+            sfn_programs.clear()
         for owner, original in _installed.pop("get_text", []):
             owner.getText = original
         for module, original_parse in _installed.pop("json_path_parse", []):
@@ -283,7 +284,7 @@ def _cache_asl_parse_trees(size: int = 64) -> None:
 
     def parse(definition: str):
         tree = parse_tree(definition)
-        return Preprocessor().visit(tree), tree
+        return sfn_programs.shared(lambda: Preprocessor().visit(tree), definition), tree
 
     parser_class.parse = staticmethod(parse)
     _memoize_texts()

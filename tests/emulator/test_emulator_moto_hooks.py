@@ -27,6 +27,9 @@ def test_hooks_are_installed_while_running(aws):
     from moto.awslambda.models import LambdaFunction
     from moto.core.config import default_user_config
 
+    # the warm-up thread checks moto's hooks too: done before the tests below delete them
+    aws.wait_stepfunctions()
+
     assert default_user_config["stepfunctions"]["execute_state_machine"] is True
     assert LambdaFunction._invoke_lambda.__module__ == "harness.emulator.moto_hooks"
 
