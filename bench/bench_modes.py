@@ -1,5 +1,6 @@
 """Embedded and docker mode side by side on this machine (issue 12): `make local-up` to ready,
-the first execution, warm executions p50/p95, and the 200 test images at parallel 8.
+the first execution, warm executions p50/p95, idle memory, and the 200 test images at parallel
+16 (issue 17's figures).
 
 Each mode gets its own stack on free ports and its own state folder, brought up as a user does
 (`python -m harness up` in a fresh process, the images already built) and taken down after.
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import time
 
+import stack_roles
 from bench_stack import time_local_up  # bench/ is on sys.path when run as a script
 from figures import own_stack_settings, percentile, write_figures
 from rich.console import Console
@@ -26,6 +29,7 @@ from harness.e2e.runner import run_execution, run_many
 from harness.executions.api import state_machine_arn
 from harness.stack import compose, stack
 
+IDLE_SECONDS = 2.0  # let the warm-up and the first executions' work settle before sampling
 # the figures where lower is better: docker mode's ratio to embedded is reported for each
 TIMES = (
     "local_up_seconds",
@@ -50,6 +54,7 @@ def measure(mode: str, executions: int, parallel: int) -> dict:
             ).seconds
             for i in range(1, executions + 1)
         ]
+        memory = idle_memory(settings, mode)  # warm, before the parallel load grows pools
         start = time.monotonic()
         results = run_many(sfn, machine, settings.bucket, keys, parallel=parallel, prefix="all")
         wall = time.monotonic() - start
@@ -68,7 +73,42 @@ def measure(mode: str, executions: int, parallel: int) -> dict:
         "statuses": {
             s: sum(r.status == s for r in results) for s in sorted({r.status for r in results})
         },
+        "idle_memory_mb": memory,
     }
+
+
+def idle_memory(settings, mode: str) -> dict:
+    """The warm stack at rest. Embedded: USS and RSS of its processes (bench_stack's figure).
+    Docker: each container's memory as `docker stats` counts it (its cgroup's usage less the
+    page cache), so read the two modes' figures as orders of magnitude, not a strict ratio."""
+    time.sleep(IDLE_SECONDS)
+    if mode == "embedded":
+        found = stack_roles.memory(settings)
+        return {"uss_mb": found["uss_mb"], "rss_mb": found["rss_mb"], "how": "USS/RSS"}
+    stats = subprocess.run(
+        ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    containers = {}
+    for line in stats:
+        name, _, usage = line.partition(" ")
+        if name.startswith(f"{compose.PROJECT}-"):
+            containers[name] = round(_megabytes(usage.split("/")[0].strip()), 1)
+    return {
+        "containers_mb": round(sum(containers.values()), 1),
+        "by_container": containers,
+        "how": "docker stats",
+    }
+
+
+def _megabytes(text: str) -> float:
+    units = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "kB": 1 / 1000, "MB": 1, "GB": 1000, "B": 1e-6}
+    for unit, factor in sorted(units.items(), key=lambda item: -len(item[0])):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float(text)
 
 
 def main() -> None:
@@ -79,10 +119,10 @@ def main() -> None:
         "--modes", default="embedded,docker", help="comma-separated: embedded, docker"
     )
     parser.add_argument(
-        "--executions", type=int, default=20, help="sequential warm executions per mode"
+        "--executions", type=int, default=50, help="sequential warm executions per mode"
     )
     parser.add_argument(
-        "--parallel", type=int, default=8, help="parallel executions over the 200 images"
+        "--parallel", type=int, default=16, help="parallel executions over the 200 images"
     )
     args = parser.parse_args()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -117,6 +157,18 @@ def print_table(figures: dict) -> None:
                 else []
             ),
         )
+    table.add_row(
+        "idle memory MB (embedded USS; docker: docker stats)",
+        *(
+            str(
+                figures[m]["idle_memory_mb"].get(
+                    "uss_mb", figures[m]["idle_memory_mb"].get("containers_mb")
+                )
+            )
+            for m in modes
+        ),
+        *([""] if "docker_over_embedded" in figures else []),
+    )
     Console().print(table)
 
 
