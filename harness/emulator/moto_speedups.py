@@ -10,6 +10,8 @@ both ways, so the two cannot drift apart).
   (~12 ms for three Tasks); we keep the parse tree per definition, and the program built
   from it where its executions can share it (sfn_programs.py). The cached trees' node texts
   are stored once (ANTLR's getText re-joins whole subtrees on every call).
+- `ExecutionState._evaluate_with_timeout`: a state without TimeoutSeconds runs on its
+  execution's thread instead of a new one (sfn_inline_tasks.py).
 - `parse` in asl.utils.json_path and asl.component.common.path.result_path: jsonpath_ng
   builds a new ply parser (reading its LR tables) for every path it evaluates, i.e. for
   every InputPath/OutputPath/ResultPath of every state; we cache the parsed expressions.
@@ -52,7 +54,7 @@ import threading
 import types
 from typing import Any
 
-from harness.emulator import moto_models, sfn_programs
+from harness.emulator import moto_models, sfn_inline_tasks, sfn_programs
 from harness.emulator.sfn_lambda import InProcessLambdaClient
 
 _installed: dict[str, Any] = {}
@@ -64,7 +66,7 @@ def problems() -> list[str]:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
 
     found = _batch_problems()  # first: it keeps the imports below from loading moto.batch
-    found += moto_models.problems()
+    found += moto_models.problems() + sfn_inline_tasks.problems()
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.parse import asl_parser
@@ -177,10 +179,12 @@ def install_stepfunctions(endpoint_url: str) -> None:
         _cache_asl_parse_trees()
         _cache_json_paths()
         _quiet_failure_logs()
+    sfn_inline_tasks.install()
 
 
 def uninstall() -> None:
     moto_models.uninstall()
+    sfn_inline_tasks.uninstall()
     with _lock:
         for name, original in _installed.pop("failure_logs", {}).items():
             setattr(_eval_component(), name, original)

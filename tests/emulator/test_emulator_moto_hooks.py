@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from harness.emulator import moto_hooks, moto_speedups
+from harness.emulator import moto_hooks, moto_speedups, sfn_inline_tasks
 from harness.errors import HarnessError
 
 
@@ -68,6 +68,12 @@ def test_check_hooks_names_a_missing_hook(monkeypatch):
         ("moto.batch.utils", None, "JobStatus", "moto.batch.utils.JobStatus"),
         ("moto.core.utils", None, "_load_service_model", "_load_service_model is gone"),
         (
+            "moto.stepfunctions.parser.asl.component.state.exec.execute_state",
+            "ExecutionState",
+            "_evaluate_with_timeout",
+            "_evaluate_with_timeout(self, env) changed",
+        ),
+        (
             "moto.moto_server.werkzeug_app",
             "DomainDispatcherApplication",
             "get_backend_for_host",
@@ -87,6 +93,7 @@ def test_check_hooks_names_every_kind_of_point(monkeypatch, module, owner, name,
         target = getattr(target, owner)
     monkeypatch.setattr(moto_hooks, "_installed", {})  # as before any install
     monkeypatch.setattr(moto_speedups, "_installed", {})
+    monkeypatch.setattr(sfn_inline_tasks, "_installed", {})
     monkeypatch.delattr(target, name)
     with pytest.raises(HarnessError, match=re.escape(message)):
         moto_hooks.check_hooks()

@@ -4,6 +4,7 @@ program where that is safe, and their retries still count each run's own attempt
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -123,3 +124,57 @@ def test_a_shared_program_has_every_heap_key_drawn_before_it_is_handed_out(aws):
             found.append(vars(item).get("_EvalComponent__heap_key"))
         stack.extend(vars(item).values())
     assert len(found) > 10 and None not in found  # the program, its state, its retrier...
+
+
+@pytest.mark.parametrize("timeout", [None, 30])
+def test_a_task_without_a_timeout_runs_on_its_executions_thread(
+    aws, client, role_arn, make_function, speedups, monkeypatch, timeout
+):
+    """sfn_inline_tasks.py: no thread per state unless TimeoutSeconds needs one to enforce."""
+    from harness.emulator.sfn_lambda import InProcessLambdaClient
+
+    if not speedups:
+        pytest.skip("a speed-up; moto's own engine calls Lambda over HTTP from a thread per state")
+
+    threads = []
+    original = InProcessLambdaClient.invoke
+
+    def invoke(self, *args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(InProcessLambdaClient, "invoke", invoke)
+    sfn, lam = client("stepfunctions"), client("lambda")
+    name = make_function("def handler(event, context):\n    return {'ok': True}\n")
+    arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    state = {"Type": "Task", "Resource": arn, "End": True}
+    if timeout:
+        state["TimeoutSeconds"] = timeout
+    machine = sfn.create_state_machine(
+        name=f"inline-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps({"StartAt": "T", "States": {"T": state}}),
+        roleArn=role_arn,
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    result = runner.wait_for(sfn, execution, "i", "", time.monotonic(), timeout=30)
+    assert (result.status, result.output) == ("SUCCEEDED", {"ok": True})
+    # moto names the thread it starts per state after its target, _exec_and_notify
+    assert len(threads) == 1
+    assert ("_exec_and_notify" in threads[0]) is (timeout is not None), threads
+
+
+def test_a_task_with_a_timeout_still_times_out(aws, client, role_arn, make_function):
+    sfn, lam = client("stepfunctions"), client("lambda")
+    name = make_function(
+        "import time\ndef handler(event, context):\n    time.sleep(3)\n", timeout=10
+    )
+    arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    state = {"Type": "Task", "Resource": arn, "TimeoutSeconds": 1, "End": True}
+    machine = sfn.create_state_machine(
+        name=f"timeout-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps({"StartAt": "T", "States": {"T": state}}),
+        roleArn=role_arn,
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    result = runner.wait_for(sfn, execution, "t", "", time.monotonic(), timeout=30)
+    assert (result.status, result.error) == ("FAILED", "States.Timeout")
