@@ -42,6 +42,10 @@ def request_handler():
         def log_request(self, code="-", size="-") -> None:
             pass  # werkzeug formats a line per request even when its logger drops it
 
+        def log_error(self, format: str, *args) -> None:
+            if not format.startswith("Request timed out"):  # an idle kept connection ending
+                super().log_error(format, *args)
+
         def run_wsgi(self) -> None:
             if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
                 self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")

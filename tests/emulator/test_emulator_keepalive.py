@@ -146,3 +146,22 @@ def test_the_warm_heap_is_out_of_the_collectors_sight(aws, speedups):
         assert gc.get_freeze_count() > 100_000  # botocore's models, moto, the ASL parser
     else:
         assert gc.get_freeze_count() == 0
+
+
+def test_an_idle_connection_ends_quietly_after_its_timeout(monkeypatch, capfd, caplog):
+    handler = http_server.request_handler()
+    monkeypatch.setattr(handler, "timeout", 0.3)
+    served = make_server("127.0.0.1", 0, app, threaded=True, request_handler=handler)
+    thread = threading.Thread(target=served.serve_forever, daemon=True)
+    thread.start()
+    try:
+        raw = socket.create_connection(served.server_address, timeout=10)
+        raw.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert raw.recv(4096).startswith(b"HTTP/1.1 200")
+        assert raw.recv(4096) == b""  # closed by the server once idle for its timeout
+        raw.close()
+    finally:
+        served.shutdown()
+        served.server_close()
+    logged = capfd.readouterr().err + "".join(r.getMessage() for r in caplog.records)
+    assert "timed out" not in logged
