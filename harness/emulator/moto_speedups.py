@@ -15,10 +15,7 @@ both ways, so the two cannot drift apart).
 - `parse` in asl.utils.json_path and asl.component.common.path.result_path: jsonpath_ng
   builds a new ply parser (reading its LR tables) for every path it evaluates, i.e. for
   every InputPath/OutputPath/ResultPath of every state; we cache the parsed expressions.
-- `moto.batch`: the interpreter needs only `moto.batch.utils.JobStatus`, but the package's
-  __init__ loads the Batch and EC2 models (~2 s of CPU at every start); a placeholder package
-  lets us import the utils module alone, and goes again at once, so a later `import moto.batch`
-  still loads the real package.
+- `moto.batch`: the interpreter needs only its utils module; moto_batch.py imports it alone.
 - `moto.core.utils._load_service_model`: one botocore loader for every service's model
   (moto_models.py), instead of a new one that lists botocore's data folder each time.
 - `DomainDispatcherApplication.get_backend_for_host` lists moto's package folder on disk for
@@ -51,10 +48,9 @@ import inspect
 import json
 import sys
 import threading
-import types
 from typing import Any
 
-from harness.emulator import moto_models, sfn_inline_tasks, sfn_programs
+from harness.emulator import moto_batch, moto_models, sfn_inline_tasks, sfn_programs
 from harness.emulator.sfn_lambda import InProcessLambdaClient
 
 _installed: dict[str, Any] = {}
@@ -65,7 +61,7 @@ def problems() -> list[str]:
     """What moto moved under the speed-ups (empty: nothing)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
 
-    found = _batch_problems()  # first: it keeps the imports below from loading moto.batch
+    found = moto_batch.problems()  # first: it keeps the imports below from loading moto.batch
     found += moto_models.problems() + sfn_inline_tasks.problems()
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -124,21 +120,6 @@ def problems() -> list[str]:
 
 def _params(function: Any) -> list[str] | None:
     return None if function is None else list(inspect.signature(function).parameters)
-
-
-def _batch_problems() -> list[str]:
-    if "moto.batch" not in sys.modules:
-        spec = importlib.util.find_spec("moto.batch")
-        if spec is None or not spec.submodule_search_locations:
-            return ["moto.batch is no longer a package folder (the placeholder needs one)"]
-        _import_batch_utils_alone()
-    try:
-        utils = importlib.import_module("moto.batch.utils")
-    except ImportError:
-        utils = None
-    if not hasattr(utils, "JobStatus"):
-        return ["moto.batch.utils.JobStatus cannot be imported without moto.batch's __init__"]
-    return []
 
 
 def dispatcher_app():
@@ -364,24 +345,6 @@ def _cache_json_paths(size: int = 512) -> None:
         saved.append((module, module.parse))
         module.parse = functools.lru_cache(maxsize=size)(module.parse)  # expressions are stateless
     _installed["json_path_parse"] = saved
-
-
-def _import_batch_utils_alone() -> None:
-    if "moto.batch.utils" in sys.modules or "moto.batch" in sys.modules:
-        return
-    spec = importlib.util.find_spec("moto.batch")
-    if spec is None or not spec.submodule_search_locations:
-        return
-    placeholder = types.ModuleType("moto.batch")  # a package without its __init__ run
-    placeholder.__path__ = list(spec.submodule_search_locations)
-    placeholder.__spec__ = spec
-    sys.modules["moto.batch"] = placeholder
-    try:
-        importlib.import_module("moto.batch.utils")
-    except ImportError:  # moto moved it: problems() says so; the interpreter loads the package
-        pass
-    finally:
-        del sys.modules["moto.batch"]
 
 
 _WARM_UP_DEFINITION = json.dumps(

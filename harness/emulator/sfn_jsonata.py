@@ -109,11 +109,10 @@ def _original(owner: Any, name: str) -> Any:
 def _preprocessor() -> Any:
     """moto's ASL Preprocessor class. Its module imports the interpreter, which imports
     moto.batch.utils; the package's __init__ would load Batch and EC2 whole (~2 s), so the
-    utils module is loaded alone first, as moto_speedups does (a placeholder package that goes
-    again at once; a later `import moto.batch` still gets the real one)."""
-    from harness.emulator.moto_speedups import _import_batch_utils_alone
+    utils module is loaded alone first (moto_batch.py)."""
+    from harness.emulator import moto_batch
 
-    _import_batch_utils_alone()
+    moto_batch.import_utils_alone()
     return importlib.import_module(_PREPROCESSOR).Preprocessor
 
 
