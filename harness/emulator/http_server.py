@@ -8,8 +8,9 @@ before the app runs and buffers the answer, so every response carries its Conten
 and the connection can serve the next request, however much of the body the app read.
 
 One thread per open connection, as before per request: a held request (the execution wait,
-a long S3 upload) never starves the others, which a fixed thread pool would risk. An idle
-connection ends after IDLE_SECONDS; `close_connections` ends them all when the server stops.
+a long S3 upload) never starves the others, which a fixed thread pool would risk. A
+connection ends after MAX_REQUESTS requests or IDLE_SECONDS idle; `close_connections` ends
+them all when the server stops.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ import threading
 import traceback
 
 IDLE_SECONDS = 300  # boto3 reconnects on its own; long enough that it rarely has to
+# A connection's thread serving for ever kept memory: over 2,000 executions the emulator grew
+# ~21 KB per execution with keep-alive against ~13 KB without (in Python objects, only the
+# logs and Data Capture that AWS keeps too). Ending a connection after this many requests,
+# as servers commonly do, gave a passing soak (+8.9 % over 4,000 executions, limit 10 %);
+# the reconnect costs one connect per hundred calls.
+MAX_REQUESTS = 100
 _NO_BODY_CODES = {204, 304}
 
 
@@ -56,6 +63,9 @@ def request_handler():
                 self.close_connection = True  # a body we could not read leaves the stream unknown
                 return
             status, headers, body = _call(self.server.app, environ, self.log_error)
+            self._served = getattr(self, "_served", 0) + 1
+            if self._served >= MAX_REQUESTS:  # the answer says Connection: close
+                self.close_connection = True
             self._send(status, headers, body)
 
         def _send(self, status: str, headers: list, body: bytes) -> None:

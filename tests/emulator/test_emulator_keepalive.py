@@ -165,3 +165,12 @@ def test_an_idle_connection_ends_quietly_after_its_timeout(monkeypatch, capfd, c
         served.server_close()
     logged = capfd.readouterr().err + "".join(r.getMessage() for r in caplog.records)
     assert "timed out" not in logged
+
+
+def test_a_connection_ends_after_its_hundredth_request(server):
+    connection = connect(server)
+    answers = [ask(connection, "POST", "/echo", b"x")[0] for _ in range(http_server.MAX_REQUESTS)]
+    assert [a.will_close for a in answers] == [False] * (http_server.MAX_REQUESTS - 1) + [True]
+    assert answers[-1].getheader("Connection") == "close"
+    response, body = ask(connection, "POST", "/echo", b"again")  # http.client reconnects
+    assert (response.status, body) == (200, b"again")
