@@ -16,8 +16,9 @@ both ways, so the two cannot drift apart).
   builds a new ply parser (reading its LR tables) for every path it evaluates, i.e. for
   every InputPath/OutputPath/ResultPath of every state; we cache the parsed expressions.
 - `moto.batch`: the interpreter needs only its utils module; moto_batch.py imports it alone.
-- `moto.core.utils._load_service_model`: one botocore loader for every service's model
-  (moto_models.py), instead of a new one that lists botocore's data folder each time.
+- `moto.core.utils._load_service_model`: one botocore loader for every service's model, moto's
+  region lists and our clients' endpoints data (moto_models.py), instead of a new one that
+  lists botocore's data folder each time and parses the same files again.
 - `DomainDispatcherApplication.get_backend_for_host` lists moto's package folder on disk for
   every request (under a global lock): a subclass remembers the answer per host. Its Flask
   apps run with debug off (moto turns it on; its per-request helpers cost ~1.5 % CPU).
@@ -184,7 +185,6 @@ def uninstall() -> None:
 
 
 def _patch_sfn_clients(endpoint_url: str) -> None:
-    import boto3
     from botocore.config import Config
 
     # import the modules that bound the name at import time, so all are patched below
@@ -215,7 +215,7 @@ def _patch_sfn_clients(endpoint_url: str) -> None:
             with cache_lock:
                 client = cache.get(key)
                 if client is None:
-                    client = boto3.session.Session().client(
+                    client = moto_models.client_session().client(
                         service,
                         region_name=region,
                         endpoint_url=endpoint_url,

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from harness.clients import LOCAL_CREDENTIALS
 from harness.emulator import moto_hooks, moto_speedups, sfn_inline_tasks
 from harness.errors import HarnessError
 
@@ -176,3 +177,30 @@ def test_the_shared_model_loader_goes_back_and_reads_the_same_models(aws):
     finally:
         if not was_installed:
             moto_models.uninstall()
+
+
+def test_moto_and_our_clients_read_botocore_data_once_with_the_stock_models_for_clients(aws):
+    # issue 17: moto's region lists parsed every service model and endpoints.json a second
+    # time, and each of our clients parsed endpoints.json again (~21 MB of idle heap)
+    from botocore.loaders import Loader
+    from moto.core.base_backend import AccountSpecificBackend
+
+    from harness.emulator import moto_models
+
+    aws.wait_stepfunctions()
+    if not moto_models._installed:
+        pytest.skip("the speed-ups are off (HARNESS_EMULATOR_SPEEDUPS=false)")
+    shared = moto_models._installed["loader"]
+    regions = AccountSpecificBackend.get_session()._session.get_component("data_loader")
+    assert regions is shared
+    clients = moto_models.client_session()._session.get_component("data_loader")
+    assert clients is not shared
+    assert clients.load_data("endpoints") is shared.load_data("endpoints")
+    # moto's extras rewrite S3's output shapes: a client must parse with botocore's own model
+    stock = Loader().load_service_model("s3", "service-2")
+    assert clients.load_service_model("s3", "service-2") == stock
+    assert shared.load_service_model("s3", "service-2") != stock
+    s3 = moto_models.client_session().client(
+        "s3", region_name="us-east-1", endpoint_url=aws.url, **LOCAL_CREDENTIALS
+    )
+    assert "Buckets" in s3.list_buckets()
