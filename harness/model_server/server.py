@@ -19,7 +19,7 @@ from typing import Self
 from harness.config import Settings
 from harness.errors import HarnessError
 from harness.model_server.app import ModelHTTPServer, ModelServerApp
-from harness.model_server.artifact import MODEL_FILE, unpack_artifact
+from harness.model_server.artifact import MODEL_FILE, read_metadata, unpack_artifact
 from harness.model_server.capture import CaptureConfig, DataCapture
 from harness.model_server.inference import model_fn
 
@@ -122,8 +122,9 @@ def start_model_server(
     and return once /ping answers 200. `capture` overrides settings.capture_enabled;
     `s3_client` replaces the Data Capture S3 client (tests). `listen_fd` is an inherited
     listening socket to serve on instead. With `wait_for_turn` the server is a warm standby:
-    it loads everything, then waits in that call, and only then serves and starts Data
-    Capture (whose spool the server it replaces held until it died)."""
+    it imports everything and checks the model's files, then waits in that call, and only
+    then builds the model's session, serves and starts Data Capture (whose spool the server
+    it replaces held until it died)."""
     if capture is not None:
         settings = settings.replace(capture_enabled=capture)
     resolved, cleanup = resolve_model_dir(settings, model_dir, model_artifact)
@@ -143,9 +144,12 @@ def start_model_server(
     handle = ModelServerHandle(server, app, thread, resolved, cleanup)
     if wait_for_turn is not None:
         try:
-            app.model = model_fn(resolved)
+            # Python, numpy, onnxruntime and Pillow are what take seconds, and they are loaded;
+            # the network's session (~25 MB that would sit idle) is built at the turn, in ~50 ms
+            read_metadata(resolved)
             standing_by = build_capture(settings, s3_client, start=False)
             wait_for_turn()
+            app.model = model_fn(resolved)
         except BaseException:
             server.server_close()  # never served: nothing to shut down or drain
             raise

@@ -4,10 +4,10 @@ server running.
 The embedded stack runs the model server under this, as SageMaker runs a container: when the
 server dies (a crash, an OOM kill, `kill -9`) another takes its place at once (issue 15;
 docs/contracts.md section 2). Two things make that take well under 2 s even on a loaded
-machine, where starting Python, onnxruntime and the model alone can take that long: a warm
-standby (`--standby`), already loaded, that only has to start accepting; and the listening
-socket held here (`--listen`), so callers queue in its backlog instead of being refused
-while the servers change. In docker mode Compose's restart policy does this job. The status
+machine, where starting Python and onnxruntime alone can take that long: a warm standby
+(`--standby`), its imports done, that only has to build the model's session (~50 ms) and
+start accepting; and the listening socket held here (`--listen`), so callers queue in its
+backlog instead of being refused while the servers change. In docker mode Compose's restart policy does this job. The status
 file (JSON) says how often the server was replaced and why, for `harness status`.
 
 The supervisor is the process group's leader and its children stay in that group, so `down`
@@ -71,7 +71,7 @@ def _die_with_parent_hook():
 
 
 class Supervisor:
-    """Runs COMMAND as the active child, and with `standby` one more, already loaded, that takes
+    """Runs COMMAND as the active child, and with `standby` one more, already warm, that takes
     over the moment the active one dies; with `listen` it holds the listening socket itself and
     hands it to every child (`--listen-fd`), so the port never closes between them."""
 
