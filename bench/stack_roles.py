@@ -57,24 +57,24 @@ def footprint(settings: Settings) -> dict:
 
 
 def memory(settings: Settings) -> dict:
-    """USS (what the process alone holds: the figure the goals use) and RSS (which counts
-    shared libraries once per process, so it overstates a stack of many Pythons), by role."""
-    out: dict = {"uss_mb": 0.0, "rss_mb": 0.0, "processes": 0}
+    """USS (what the process alone holds: the figure the goals use), PSS (each shared page
+    split among the processes mapping it: what the stack costs the machine, its sum honest
+    where USS leaves out pages two of our processes share) and RSS (which counts shared
+    libraries once per process, so it overstates a stack of many Pythons), by role."""
+    out: dict = {"uss_mb": 0.0, "pss_mb": 0.0, "rss_mb": 0.0, "processes": 0}
     for role, procs in stack_processes(settings).items():
-        uss = rss = counted = 0
+        uss = pss = rss = counted = 0
         for proc in procs:
             try:
                 info = proc.memory_full_info()
             except psutil.Error:  # gone, or a zombie the pool has not reaped yet
                 continue
-            uss, rss, counted = uss + info.uss, rss + info.rss, counted + 1
-        out[role] = {
-            "processes": counted,
-            "uss_mb": round(uss / 2**20, 1),
-            "rss_mb": round(rss / 2**20, 1),
-        }
-        out["uss_mb"] = round(out["uss_mb"] + uss / 2**20, 1)
-        out["rss_mb"] = round(out["rss_mb"] + rss / 2**20, 1)
+            uss, pss, rss = uss + info.uss, pss + info.pss, rss + info.rss
+            counted += 1
+        out[role] = {"processes": counted}
+        for key, value in (("uss_mb", uss), ("pss_mb", pss), ("rss_mb", rss)):
+            out[role][key] = round(value / 2**20, 1)
+            out[key] = round(out[key] + value / 2**20, 1)
         out["processes"] += counted
     return out
 
