@@ -43,7 +43,9 @@ GOALS = {
     "throughput_executions_per_s": 50,
     "local_up_with_first_execution_seconds": 3,
 }
-MEMORY_GOALS_MB = {"whole": 250, "emulator": 120}  # idle USS of the warm stack (issue 17)
+# idle memory of the warm stack (issue 17): the whole stack as PSS, since its Lambda workers
+# share their template's pages, which USS counts in no process; the emulator alone as USS
+MEMORY_GOALS_MB = {"whole_pss": 250, "emulator_uss": 120}
 IDLE_SECONDS = 2.0
 
 
@@ -142,8 +144,8 @@ def idle_memory(settings: Settings) -> dict:
     time.sleep(IDLE_SECONDS)  # let the last executions' garbage go and the workers settle
     mem = stack_roles.memory(settings)
     mem["goals_met"] = {
-        "whole": mem["uss_mb"] <= MEMORY_GOALS_MB["whole"],
-        "emulator": mem["emulator"]["uss_mb"] <= MEMORY_GOALS_MB["emulator"],
+        "whole_pss": mem["pss_mb"] <= MEMORY_GOALS_MB["whole_pss"],
+        "emulator_uss": mem["emulator"]["uss_mb"] <= MEMORY_GOALS_MB["emulator_uss"],
     }
     return mem
 
@@ -260,16 +262,14 @@ def main() -> None:
         "end_to_end_over_floor": round(statistics.median(latencies) / statistics.median(floor), 1),
         "idle_memory_warm": memory_warm,
         "idle_memory_after_throughput": memory_after,
-        "goals": {**GOALS, **{f"idle_uss_mb_{k}": v for k, v in MEMORY_GOALS_MB.items()}},
+        "goals": {**GOALS, **{f"idle_mb_{k}": v for k, v in MEMORY_GOALS_MB.items()}},
     }
     # smaller is better but for throughput
     met = {
         name: figures[name] >= goal if name.startswith("throughput") else figures[name] <= goal
         for name, goal in GOALS.items()
     }
-    figures["goals_met"] = met | {
-        f"idle_uss_mb_{k}": v for k, v in memory_warm["goals_met"].items()
-    }
+    figures["goals_met"] = met | {f"idle_mb_{k}": v for k, v in memory_warm["goals_met"].items()}
     figures["profile"] = profile  # last: the long part
     write_figures("stack", figures)
 

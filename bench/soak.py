@@ -30,7 +30,7 @@ import psutil
 from figures import own_stack_settings, percentile, write_figures  # bench/ is on sys.path
 from rich.console import Console
 from rich.progress import Progress
-from stack_roles import footprint
+from stack_roles import footprint, is_lambda_worker
 
 from harness import clients
 from harness.config import Settings
@@ -53,7 +53,7 @@ def lambda_worker(settings: Settings) -> psutil.Process:
     emulator = psutil.Process(StackState.load(settings).processes[embedded.EMULATOR])
     for proc in emulator.children(recursive=True):
         try:
-            if "awslambdaric" in proc.cmdline():
+            if is_lambda_worker(proc):
                 return proc
         except psutil.NoSuchProcess:  # a worker the pool retired meanwhile
             continue
@@ -73,9 +73,8 @@ def kill_model_server(settings: Settings) -> dict:
 
 def kill_lambda_worker(settings: Settings) -> dict:
     victim = lambda_worker(settings)
-    handler = victim.cmdline()[-1]  # read before the kill: a dead process has no command line
     victim.kill()
-    return {"killed": "lambda-worker", "pid": victim.pid, "handler": handler}
+    return {"killed": "lambda-worker", "pid": victim.pid}
 
 
 def capture_records(settings: Settings) -> int:

@@ -39,6 +39,12 @@ def stack_processes(settings: Settings) -> dict[str, list[psutil.Process]]:
     return roles
 
 
+def is_lambda_worker(proc: psutil.Process) -> bool:
+    """A Lambda worker, started fresh (`python -m awslambdaric`) or forked from a template
+    (named `awslambdaric`), not a template itself."""
+    return proc.name() == "awslambdaric" or "awslambdaric" in proc.cmdline()
+
+
 def footprint(settings: Settings) -> dict:
     """Unique memory (what the stack alone holds) and open descriptors, in all and by role."""
     out: dict = {"uss_mb": 0.0, "fds": 0}
@@ -96,8 +102,9 @@ NOT_COUNTED = (
 
 def cpu_seconds(settings: Settings) -> dict[str, float]:
     """CPU seconds (user + system) each role has spent so far; take it before and after a
-    phase and subtract. Workers that came and went count through the emulator's children_*
-    times (it waits for each), servers the supervisor replaced through the supervisor's."""
+    phase and subtract. Workers that came and went count through their parent's children_*
+    times (the emulator's, or their template's: each waits for its own), servers the supervisor
+    replaced through the supervisor's."""
     out = dict.fromkeys(ROLES, 0.0)
     for role, procs in stack_processes(settings).items():
         for proc in procs:

@@ -62,6 +62,7 @@ ENV = {
     "LAMBDA_MAX_WORKERS_PER_FUNCTION": ("lambda_max_workers_per_function", int),
     "LAMBDA_PREWARM": ("lambda_prewarm", bool),
     "LAMBDA_IDLE_SECONDS": ("lambda_idle_seconds", float),
+    "LAMBDA_FORK_WORKERS": ("lambda_fork_workers", bool),  # false: each worker a fresh process
     "HARNESS_EMULATOR_SPEEDUPS": ("emulator_speedups", bool),  # false: moto's own slow paths
     # the local stack's S3 and executions outlive `down` (<state_dir>/data; emulator/persistence.py)
     "HARNESS_PERSIST": ("persist", bool),
@@ -148,6 +149,7 @@ class Settings:
     lambda_max_workers_per_function: int = 4  # warm pool grows on demand up to this
     lambda_prewarm: bool = True  # start a function's warm workers at CreateFunction
     lambda_idle_seconds: float = 60.0  # workers beyond the minimum idle this long end (0: never)
+    lambda_fork_workers: bool = True  # fork them from a warm template (emulator/forked_workers.py)
     emulator_speedups: bool = True  # the emulator's fast paths (harness/emulator/moto_speedups.py)
     persist: bool = True  # keep S3 and executions under <state_dir>/data across down/up
     persist_interval: float = 2.0  # a kill -9 loses at most this many seconds of changes

@@ -1,4 +1,5 @@
-"""One warm Lambda sandbox: a `python -m awslambdaric <Handler>` process and its Runtime API.
+"""One warm Lambda sandbox: a `python -m awslambdaric <Handler>` process (or the same forked from
+a warm template, forked_workers.py) and its Runtime API.
 
 The process runs in its own process group (so a kill takes its children too) with Lambda's
 environment; its stdout and stderr go line by line to its CloudWatch Logs stream. The worker
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.emulator.code import CodeSource
+from harness.emulator.forked_workers import WorkerTemplate
 from harness.emulator.logs import WorkerLogStream
 from harness.emulator.runtime_api import Invocation, RuntimeAPIServer
 
@@ -29,6 +31,11 @@ _SIGNALS = {
     signal.SIGTERM: "terminated",
 }
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "LD_LIBRARY_PATH")
+
+
+def passed_through() -> dict[str, str]:
+    """The emulator's variables a worker inherits (everything else is Lambda's or the function's)."""
+    return {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
 
 
 def exit_reason(returncode: int) -> str:
@@ -67,6 +74,7 @@ class Worker:
         source: CodeSource,
         handler: str,
         python: str = sys.executable,  # the interpreter of the function's Runtime (runtimes.py)
+        template: WorkerTemplate | None = None,  # fork from it instead (forked_workers.py)
     ):
         self.pool = pool
         self.started = time.monotonic()  # init duration is measured from here
@@ -77,7 +85,29 @@ class Worker:
         env = dict(
             env, AWS_LAMBDA_RUNTIME_API=self.api.address, AWS_LAMBDA_LOG_STREAM_NAME=self.logs.name
         )
-        self.proc = subprocess.Popen(
+        self.fork_error = ""  # why a template could not fork it (it then started fresh)
+        try:
+            self.proc = self._fork(template, handler, source, env)
+            if self.proc is None:
+                self.proc = self._start(python, handler, source, env)
+        except OSError:
+            self.api.close()
+            raise
+        threading.Thread(target=self._pump_logs, daemon=True, name="lambda-logs").start()
+        threading.Thread(target=self._wait_exit, daemon=True, name="lambda-exit").start()
+
+    def _fork(self, template, handler: str, source: CodeSource, env: dict):
+        if template is None:
+            return None
+        try:
+            return template.fork(handler, source.cwd, env)
+        except OSError as exc:
+            self.fork_error = str(exc)
+            return None
+
+    @staticmethod
+    def _start(python: str, handler: str, source: CodeSource, env: dict) -> subprocess.Popen:
+        return subprocess.Popen(
             [python, "-m", "awslambdaric", handler],
             cwd=source.cwd,
             env=env,
@@ -86,8 +116,6 @@ class Worker:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: kill() takes children too
         )
-        threading.Thread(target=self._pump_logs, daemon=True, name="lambda-logs").start()
-        threading.Thread(target=self._wait_exit, daemon=True, name="lambda-exit").start()
 
     # Runtime API side (called from its request threads)
     def next_invocation(self) -> Invocation | None:
@@ -152,7 +180,7 @@ def lambda_environment(
     fn: Any, source: CodeSource, endpoint_url: str, python: str = sys.executable
 ) -> dict[str, str]:
     """Lambda's variables, then the function's own (which win), like SAM's env_vars."""
-    env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
+    env = passed_through()
     if python != sys.executable:  # its runtime's environment: its bin first, as /var/lang/bin
         env["PATH"] = os.pathsep.join([str(Path(python).parent), env.get("PATH", os.defpath)])
     env.update(

@@ -26,7 +26,7 @@ from typing import Self
 from harness.config import Settings
 from harness.emulator import heap, http_server, moto_hooks, moto_speedups, sfn_ended
 from harness.emulator.contract import HEALTH_PATH, WAIT_EXECUTION_PATH
-from harness.emulator.workers import WorkerManager
+from harness.emulator.worker_manager import WorkerManager
 from harness.errors import HarnessError
 
 
@@ -76,6 +76,7 @@ class EmbeddedAWS:
             min_workers=self.settings.lambda_workers_per_function,
             max_workers=self.settings.lambda_max_workers_per_function,
             idle_seconds=self.settings.lambda_idle_seconds,
+            fork_workers=self.settings.lambda_fork_workers,
         )
         try:
             moto_hooks.install(

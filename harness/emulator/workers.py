@@ -26,9 +26,9 @@ from typing import Any
 
 from harness.emulator.code import CodeSource, SourceWatcher, code_source
 from harness.emulator.contract import CODE_PATHS_TAG
+from harness.emulator.forked_workers import WorkerTemplate, WorkerTemplates
 from harness.emulator.runtime_api import Invocation
 from harness.emulator.runtimes import Runtimes
-from harness.emulator.runtimes import shared as shared_runtimes
 from harness.emulator.sandbox import Worker, exit_reason, lambda_environment
 from harness.faults import lambdas as faults  # `harness fault lambda`: faults.json
 
@@ -73,10 +73,13 @@ class FunctionPool:
         max_workers: int,
         idle_seconds: float = 0.0,
         runtimes: Runtimes | None = None,
+        templates: WorkerTemplates | None = None,
     ):
         self.function = function
         self._runtimes = runtimes or Runtimes()
         self._runtime_noted = False
+        self._templates = templates  # None: every worker starts fresh
+        self._fresh_noted = False
         self.host = host
         self._endpoint_url = endpoint_url
         self._state_dir = state_dir
@@ -232,12 +235,31 @@ class FunctionPool:
         environment = lambda_environment(
             self.function, self._source, self._endpoint_url, runtime.python
         )
-        worker = Worker(self, environment, self._source, self.function.handler, runtime.python)
+        template, why_fresh = self._template(runtime.python)
+        worker = Worker(
+            self, environment, self._source, self.function.handler, runtime.python, template
+        )
         if runtime.note and not self._runtime_noted:  # the fallback, once in the function's log
             self._runtime_noted = True
             worker.logs.write(f"WARNING {runtime.note}")
+        why_fresh = why_fresh or worker.fork_error
+        if why_fresh and not self._fresh_noted:  # once in the function's log
+            self._fresh_noted = True
+            worker.logs.write(f"INFO this function's workers start as fresh processes: {why_fresh}")
         slot = self._slots[worker] = _Slot(generation=self._generation)
         return slot
+
+    def _template(self, python: str) -> tuple[WorkerTemplate | None, str]:
+        """The template to fork from, or None and why not (called locked)."""
+        if self._templates is None:
+            return None, ""
+        template = self._templates.get(python)
+        if template is None:
+            return None, self._templates.failures.get(python, "")
+        shadowed = template.shadowed_by([self._source.cwd, *self._source.paths])
+        if shadowed:  # its own copy must win, as on AWS
+            return None, f"its code holds {', '.join(sorted(shadowed))}, preloaded in the template"
+        return template, ""
 
     # the worker side (sandbox.PoolSide: Runtime API threads, log pumps, exit watchers)
     def lookup(self, request_id: str) -> Invocation | None:
@@ -351,84 +373,3 @@ class FunctionPool:
                 worker.proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
-
-
-class WorkerManager:
-    """All pools, by function version; the hook moto's `_invoke_lambda` calls."""
-
-    def __init__(
-        self,
-        *,
-        host: str,
-        endpoint_url: str,
-        state_dir: Path,
-        min_workers: int,
-        max_workers: int,
-        idle_seconds: float = 0.0,
-        runtimes: Runtimes | None = None,
-    ):
-        from harness.config import Settings
-
-        self._options = {
-            "host": host,
-            "endpoint_url": endpoint_url,
-            "state_dir": Path(state_dir),
-            "min_workers": min_workers,
-            "max_workers": max_workers,
-            "idle_seconds": idle_seconds,
-            # HARNESS_LAMBDA_RUNTIMES: which interpreter each Runtime runs under
-            "runtimes": runtimes or shared_runtimes(Settings.from_env()),
-        }
-        self._pools: dict[tuple, FunctionPool] = {}
-        self._lock = threading.Lock()
-
-    def _pool(self, function: Any) -> FunctionPool:
-        key = (function.account_id, function.region, function.function_name, str(function.version))
-        with self._lock:
-            pool = self._pools.get(key)
-            if pool is None or pool.function is not function:  # recreated under the same name
-                if pool is not None:
-                    pool.close()
-                pool = self._pools[key] = FunctionPool(function, **self._options)
-        return pool
-
-    def prewarm(self, function: Any) -> None:
-        """Start the function's warm workers now, in the background (after CreateFunction)."""
-        pool = self._pool(function)
-        threading.Thread(target=pool.prewarm, daemon=True, name="lambda-prewarm").start()
-
-    def forget(self, account: str, region: str, name: str, qualifier: str | None) -> None:
-        """End the workers of a deleted function (all its versions, or the one deleted)."""
-        with self._lock:
-            keys = [
-                key
-                for key in self._pools
-                if key[:3] == (account, region, name) and qualifier in (None, key[3])
-            ]
-            pools = [self._pools.pop(key) for key in keys]
-        for pool in pools:
-            pool.close()
-
-    def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
-        pool = self._pool(function)
-        # moto hands us the JSON-decoded payload (or the string "{}" for an empty one)
-        body = b"{}" if event is None or event == "{}" else json.dumps(event).encode()
-        return pool.invoke(body)
-
-    def workers(self, function_name: str | None = None) -> int:
-        """How many worker processes run (for one function, or all)."""
-        with self._lock:
-            pools = [p for key, p in self._pools.items() if function_name in (None, key[2])]
-        return sum(pool.worker_count() for pool in pools)
-
-    def states(self, function_name: str) -> list[WorkerState]:
-        """The state of every live worker of a function (all its versions)."""
-        with self._lock:
-            pools = [p for key, p in self._pools.items() if key[2] == function_name]
-        return [state for pool in pools for state in pool.states()]
-
-    def close(self) -> None:
-        with self._lock:
-            pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.close()

@@ -1,0 +1,190 @@
+"""A Lambda worker template: `python worker_template.py SOCKET`, run by a Runtime's interpreter.
+
+It imports what every Python function's start imports (boto3, which the runtime ships: most of
+a worker's memory and start time), freezes that heap, and then forks a worker for each request
+on SOCKET, so the workers share those pages instead of each holding its own copy (issue 17).
+The child becomes what `python -m awslambdaric HANDLER` would be: its own session, the
+function's environment, working folder and `sys.path`, stdout and stderr on the descriptor it
+was sent. awslambdaric itself is imported in the child (it reads the function's log settings
+at import). The template reports each worker's exit status on the connection that asked for
+it, and ends when its stdin does (the emulator is gone), taking its workers with it.
+
+Standard library only: it runs outside the harness's packages (emulator/forked_workers.py).
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import importlib
+import json
+import os
+import runpy
+import select
+import signal
+import socket
+import sys
+import time
+import traceback
+
+
+def preload() -> None:
+    try:
+        import boto3  # noqa: F401  the runtime's own; a client is the function's business
+    except ImportError:  # an interpreter without it still forks, just saves less
+        pass
+
+
+def main() -> None:
+    path = sys.argv[1]
+    # never passed in (forked_workers.py): the interpreter set it, coercing a C locale (PEP 538),
+    # as it would in a fresh worker with the same LANG and LC_ALL (else there is no fork)
+    coerced = os.environ.get("LC_CTYPE")
+    own_dir = os.path.dirname(os.path.abspath(__file__))
+    base_path = [p for p in sys.path if p and os.path.abspath(p) != own_dir]
+    preload()
+    gc.collect()
+    gc.freeze()  # the children's collections leave these pages shared
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    server.bind(path)
+    server.listen(64)
+    wake_r, wake_w = os.pipe()
+    for fd in (wake_r, wake_w):
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wakeup fd gets a byte
+    modules = sorted({name.split(".")[0] for name in sys.modules} - {"__main__", "__mp_main__"})
+    sys.stdout.write(json.dumps({"pid": os.getpid(), "modules": modules}) + "\n")
+    sys.stdout.flush()
+    watching: dict[int, socket.socket] = {}  # worker pid -> the connection that asked for it
+    stdin = sys.stdin.fileno()
+    while True:
+        ready = select.select([server, wake_r, stdin], [], [])[0]
+        if wake_r in ready:
+            while _drained(wake_r):
+                pass
+            _reap(watching)
+        if stdin in ready and not os.read(stdin, 4096):
+            break  # the emulator is gone
+        if server in ready:
+            _serve(server, watching, base_path, coerced)
+    for pid in watching:
+        _kill_group(pid)
+
+
+def _drained(fd: int) -> bool:
+    try:
+        return bool(os.read(fd, 512))
+    except BlockingIOError:
+        return False
+
+
+def _serve(server: socket.socket, watching: dict, base_path: list[str], coerced) -> None:
+    conn, _ = server.accept()
+    fds: list[int] = []
+    try:
+        data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 4)
+        request = json.loads(data)
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"worker template: a bad request ({exc})\n")
+        conn.close()
+        for fd in fds:
+            os.close(fd)
+        return
+    pid = os.fork()
+    if pid == 0:
+        _become_worker(request, fds[0], base_path, coerced)  # never returns
+    for fd in fds:
+        os.close(fd)
+    watching[pid] = conn
+    conn.send(f"{pid}".encode())
+    _reap(watching)  # a worker may already have ended, before it was watched
+
+
+def _reap(watching: dict) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        conn = watching.pop(pid, None)
+        if conn is not None:
+            try:
+                conn.send(f"{os.waitstatus_to_exitcode(status)}".encode())
+            except OSError:
+                pass
+            conn.close()
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _become_worker(request: dict, out: int, base_path: list[str], coerced) -> None:
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()  # its own process group: a timeout's kill takes its children too
+        _name_process(b"awslambdaric")  # what ps, top and the benches see it as
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the template's socket, pipes, connections
+        env = request["env"]
+        os.environ.clear()
+        os.environ.update(env)
+        if coerced and "LC_CTYPE" not in env:
+            os.environ["LC_CTYPE"] = coerced
+        time.tzset()
+        os.chdir(request["cwd"])
+        # what `python -m` sets up: the working folder first, then PYTHONPATH, then the runtime's
+        sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
+        extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        sys.path[:] = [os.getcwd(), *extra, *base_path]
+        importlib.invalidate_caches()
+        sys.argv = ["", *request["args"]]  # run_module sets argv[0] to the module's file
+        code = _run_awslambdaric()
+    finally:
+        os._exit(code)
+
+
+def _name_process(name: bytes) -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(15, name, 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):  # not Linux: the name is cosmetic
+        pass
+
+
+def _run_awslambdaric() -> int:
+    try:
+        runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            sys.stderr.write(f"{exc.code}\n")
+            code = 1
+    except BaseException:  # noqa: BLE001  as the interpreter reports an uncaught error
+        traceback.print_exc()
+        code = 1
+    atexit._run_exitfuncs()  # what the interpreter's own exit would run
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    return code
+
+
+if __name__ == "__main__":
+    main()
