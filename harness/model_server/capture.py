@@ -153,12 +153,37 @@ def capture_line(
     )
 
 
-def _s3_client(config: CaptureConfig):
-    import boto3
+_loader: Any = None
+_loader_lock = threading.Lock()
 
+
+def _session(region: str | None):
+    """A boto3 session reading botocore's data through this process's one loader: a
+    supervisor that preloads the model server (preload.py) parses endpoints.json and the S3
+    model once, and every server it forks shares those pages (~16 MB each otherwise)."""
+    import boto3
+    from botocore.loaders import create_loader
+
+    global _loader
+    session = boto3.session.Session(region_name=region)
+    with _loader_lock:
+        if _loader is None:
+            _loader = create_loader(session._session.get_config_variable("data_path"))
+    session._session.register_component("data_loader", _loader)
+    return session
+
+
+def warm_s3_client() -> None:
+    """Parse what an S3 client needs into the loader now (preload.py); no request is made."""
+    _session("us-east-1").client(
+        "s3", endpoint_url="http://127.0.0.1:9", aws_access_key_id="-", aws_secret_access_key="-"
+    )
+
+
+def _s3_client(config: CaptureConfig):
     from harness.clients import LOCAL_CREDENTIALS
 
-    session = boto3.session.Session(region_name=config.region)
+    session = _session(config.region)
     kwargs: dict[str, Any] = {}
     if config.s3_endpoint_url and session.get_credentials() is None:
         # a local S3 emulator accepts any credentials; AWS itself never gets these

@@ -49,6 +49,9 @@ def _spawn(settings: Settings, name: str, model_dir: Path) -> subprocess.Popen:
     supervisor_status_path(settings).unlink(missing_ok=True)  # restarts count from this start
     serve = [sys.executable, "-m", "harness.model_server", "serve", "--model-dir", str(model_dir)]
     supervise = ["-m", "harness.stack.supervisor", "--name", "model server", "--standby"]
+    # the servers fork from the supervisor once numpy, onnxruntime, Pillow and botocore's data
+    # are loaded: they share those pages
+    supervise += ["--preload", "harness.model_server.preload"]
     supervise += ["--listen", f"{settings.model_server_host}:{settings.model_server_port}"]
     status_file = ["--status-file", str(supervisor_status_path(settings))]
     return processes.spawn(

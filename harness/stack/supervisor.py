@@ -7,7 +7,9 @@ docs/contracts.md section 2). Two things make that take well under 2 s even on a
 machine, where starting Python and onnxruntime alone can take that long: a warm standby
 (`--standby`), its imports done, that only has to build the model's session (~50 ms) and
 start accepting; and the listening socket held here (`--listen`), so callers queue in its
-backlog instead of being refused while the servers change. In docker mode Compose's restart policy does this job. The status
+backlog instead of being refused while the servers change. With `--preload MODULE` the
+supervisor imports MODULE once and forks its `python -m ...` children from itself
+(preforked.py), so they share those pages instead of importing numpy and onnxruntime each. In docker mode Compose's restart policy does this job. The status
 file (JSON) says how often the server was replaced and why, for `harness status`.
 
 The supervisor is the process group's leader and its children stay in that group, so `down`
@@ -28,6 +30,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from harness.stack import preforked
 
 QUICK_EXIT_SECONDS = 5.0  # a child that dies sooner than this after its start is crash-looping
 MAX_BACKOFF_SECONDS = 30.0
@@ -82,9 +86,17 @@ class Supervisor:
         status_file: Path,
         listen: str = "",
         standby: bool = False,
+        preload: str = "",
     ):
         self.name = name
         self.command = command
+        # `-m MODULE` children forked from here once MODULE's imports are done (preforked.py)
+        self.forkable = preforked.module_command(command) if preload else None
+        if self.forkable is not None:
+            why = preforked.preload(preload)
+            if why:
+                print(f"supervisor: cannot preload {preload} ({why}); starting new interpreters")
+                self.forkable = None
         self.status_file = status_file
         self.use_standby = standby
         self.sock: socket.socket | None = None
@@ -130,13 +142,24 @@ class Supervisor:
             fds = (self.sock.fileno(),)
         if standby:
             command.append("--standby")
-        # preexec_fn is unsafe only with threads, and the supervisor has none
-        child = subprocess.Popen(
-            command,
-            preexec_fn=self._hook,  # noqa: PLW1509
-            pass_fds=fds,
-            stdin=subprocess.PIPE if standby else subprocess.DEVNULL,
-        )
+        if self.forkable is not None:
+            module, _ = self.forkable
+            child = preforked.fork_module(
+                module,
+                command[3:],
+                keep_fds=fds,
+                stdin_pipe=standby,
+                before=self._hook,
+                name=self.name.encode()[:15],
+            )
+        else:
+            # preexec_fn is unsafe only with threads, and the supervisor has none of its own
+            child = subprocess.Popen(
+                command,
+                preexec_fn=self._hook,  # noqa: PLW1509
+                pass_fds=fds,
+                stdin=subprocess.PIPE if standby else subprocess.DEVNULL,
+            )
         child.started = time.monotonic()
         if self.stopping:  # the group's SIGTERM came while the child was being forked
             child.send_signal(signal.SIGTERM)
@@ -219,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--status-file", type=Path, required=True)
     parser.add_argument("--listen", default="", help="HOST:PORT: hold this socket, pass it down")
     parser.add_argument("--standby", action="store_true", help="keep a loaded standby child")
+    parser.add_argument(
+        "--preload",
+        default="",
+        help="MODULE: import it here and fork `python -m ...` children from this process",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -226,7 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no COMMAND to run: pass it after --")
     try:
         supervisor = Supervisor(
-            args.name, command, args.status_file, listen=args.listen, standby=args.standby
+            args.name,
+            command,
+            args.status_file,
+            listen=args.listen,
+            standby=args.standby,
+            preload=args.preload,
         )
     except OSError as exc:  # the port is taken
         print(f"supervisor: cannot listen on {args.listen}: {exc}", file=sys.stderr, flush=True)

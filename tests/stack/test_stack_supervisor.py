@@ -197,3 +197,65 @@ def test_a_taken_port_is_a_clear_error(tmp_path):
             check=False,
         )
     assert out.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in out.stderr
+
+
+def ask_json(port: int) -> dict:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        return json.loads(conn.recv(65536))
+
+
+def _preloaded_supervisor(tmp_path, preload: str) -> tuple[subprocess.Popen, int, Path]:
+    from harness.stack.readiness import free_port
+
+    port, status = free_port(), tmp_path / "status.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.stack.supervisor", "--standby", "--preload", preload]
+        + ["--listen", f"127.0.0.1:{port}", "--status-file", str(status)]
+        + ["--", sys.executable, "-m", "tests.support.forked_server", "--flag"],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(lambda: read_status(status).get("standby_pid"), "the standby", timeout=10)
+    return proc, port, status
+
+
+def test_preloaded_children_are_forks_that_take_over_as_new_interpreters_would(tmp_path):
+    # issue 17: the model server's processes fork from a supervisor that imported their
+    # modules once, and must still behave as `python -m MODULE ARGS` would
+    proc, port, status = _preloaded_supervisor(tmp_path, "tests.support.forked_preload")
+    try:
+        first = read_status(status)
+        answer = ask_json(port)
+        assert answer["pid"] == first["child_pid"]
+        assert answer["imported_in"] == proc.pid  # its module came from the supervisor's heap
+        assert answer["argv"][0] == "--flag" and "--listen-fd" in answer["argv"]
+        # only stdin, stdout, stderr and the listening socket (and the listing's own)
+        listen_fd = int(answer["argv"][answer["argv"].index("--listen-fd") + 1])
+        assert set(answer["open_fds"]) - {0, 1, 2, listen_fd} <= {max(answer["open_fds"])}
+        os.kill(first["child_pid"], signal.SIGKILL)
+        wait_until(lambda: not alive(first["child_pid"]), "the killed server to go", timeout=5)
+        taken_over = ask_json(port)
+        assert taken_over["pid"] == first["standby_pid"]  # its turn came through its stdin
+        assert taken_over["imported_in"] == proc.pid
+        wait_until(lambda: read_status(status).get("restarts") == 1, "the status", timeout=5)
+        now = read_status(status)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    assert not alive(now["child_pid"]) and not alive(now["standby_pid"])
+
+
+def test_a_preload_that_fails_is_said_and_the_children_start_as_new_interpreters(tmp_path):
+    proc, port, status = _preloaded_supervisor(tmp_path, "no_such_module_here")
+    try:
+        answer = ask_json(port)
+        assert answer["pid"] == read_status(status)["child_pid"]
+        assert answer["imported_in"] is None  # its own interpreter imported it as __main__
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "cannot preload no_such_module_here (ModuleNotFoundError" in out

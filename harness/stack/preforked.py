@@ -1,0 +1,143 @@
+"""`python -m MODULE ARGS` as a fork of a process that has already imported MODULE's heavy
+dependencies (the supervisor's `--preload`), instead of a new interpreter.
+
+Why (issue 17): the model server's active and standby processes each imported numpy,
+onnxruntime and Pillow into a heap of their own: 165 MB PSS for the supervisor and its two
+servers. Forked from a supervisor that imported them once (and froze that heap for the
+collector), they share those pages: measured by hand, ~18 MB for the supervisor, ~40 for the
+active server with its onnxruntime session, ~12 for the standby.
+
+The child is what the interpreter would have made of `python -m MODULE ARGS`: `sys.argv`,
+`__main__`, its stdin (a pipe, or /dev/null), only the descriptors it was handed, default
+signal handlers, the interpreter's exit (atexit, non-daemon threads, flushed streams).
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import importlib
+import os
+import runpy
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+
+
+def preload(module: str) -> str:
+    """Import `module` here, for every child to share; '' or why it could not."""
+    try:
+        importlib.import_module(module)
+    except Exception as exc:  # noqa: BLE001  the children then start as new interpreters
+        return f"{type(exc).__name__}: {exc}"
+    gc.collect()
+    gc.freeze()  # the children's collections leave these pages shared
+    return ""
+
+
+def module_command(command: list[str]) -> tuple[str, list[str]] | None:
+    """(module, args) when COMMAND is `<this interpreter> -m module args...`."""
+    if len(command) >= 3 and command[1] == "-m" and command[0] == sys.executable:
+        return command[2], command[3:]
+    return None
+
+
+class ForkedChild:
+    """What the supervisor uses of subprocess.Popen, for a child it forked."""
+
+    def __init__(self, pid: int, stdin_fd: int | None):
+        self.pid = pid
+        self.stdin = open(stdin_fd, "wb", buffering=0) if stdin_fd is not None else None  # noqa: SIM115
+        self.returncode: int | None = None
+        self.started = 0.0
+
+    def send_signal(self, signum: int) -> None:
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+def fork_module(
+    module: str,
+    args: list[str],
+    *,
+    keep_fds: tuple[int, ...],
+    stdin_pipe: bool,
+    before: Callable[[], None] | None = None,
+    name: bytes = b"",
+) -> ForkedChild:
+    """Run `python -m module args` in a fork of this process."""
+    read_end = write_end = None
+    if stdin_pipe:
+        read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        _become(module, args, read_end, keep_fds, before, name)  # never returns
+    if read_end is not None:
+        os.close(read_end)
+    return ForkedChild(pid, write_end)
+
+
+def _become(module, args, stdin_fd, keep_fds, before, name) -> None:
+    code = 1
+    try:
+        if before is not None:
+            before()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.dup2(stdin_fd if stdin_fd is not None else os.open(os.devnull, os.O_RDONLY), 0)
+        _close_all_but((0, 1, 2, *keep_fds))
+        if name:
+            _name_process(name)
+        sys.argv = ["", *args]  # run_module sets argv[0] to the module's file
+        code = _run(module)
+    except BaseException:  # noqa: BLE001  a child that could not even start says why
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def _run(module: str) -> int:
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    except BaseException:  # noqa: BLE001  as the interpreter reports an uncaught error
+        traceback.print_exc()
+        code = 1
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:  # the interpreter's exit waits for non-daemon threads
+        shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    return code
+
+
+def _close_all_but(keep: tuple[int, ...]) -> None:
+    low = 0
+    for fd in sorted(set(keep)):
+        if fd > low:  # never an empty range: Python 3.11's closerange(n, n) closes them all
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+
+
+def _name_process(name: bytes) -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(15, name, 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):  # not Linux: the name is cosmetic
+        pass
