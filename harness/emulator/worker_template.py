@@ -9,23 +9,37 @@ was sent. awslambdaric itself is imported in the child (it reads the function's 
 at import). The template reports each worker's exit status on the connection that asked for
 it, and ends when its stdin does (the emulator is gone), taking its workers with it.
 
-Standard library only: it runs outside the harness's packages (emulator/forked_workers.py).
+Standard library only (with harness/stack/preforked.py, loaded by its path for the steps a fork
+takes to become `python -m MODULE`): it runs outside the harness's packages.
 """
 
 from __future__ import annotations
 
-import atexit
 import gc
 import importlib
+import importlib.util
 import json
 import os
-import runpy
 import select
 import signal
 import socket
 import sys
 import time
 import traceback
+
+
+def _load_preforked():
+    """harness/stack/preforked.py (standard library only), by its path: this script runs under
+    a Runtime's interpreter, where the harness's packages are not importable."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(os.path.dirname(here), "stack", "preforked.py")
+    spec = importlib.util.spec_from_file_location("_harness_preforked", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+PREFORKED = _load_preforked()
 
 
 def preload() -> None:
@@ -131,12 +145,11 @@ def _become_worker(request: dict, out: int, base_path: list[str], coerced) -> No
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()  # its own process group: a timeout's kill takes its children too
-        _name_process(b"awslambdaric")  # what ps, top and the benches see it as
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
+        PREFORKED.name_process(b"awslambdaric")  # what ps, top and the benches see it as
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         os.dup2(out, 1)
         os.dup2(out, 2)
-        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the template's socket, pipes, connections
+        PREFORKED.close_all_but((0, 1, 2))  # the template's socket, pipes, connections
         env = request["env"]
         os.environ.clear()
         os.environ.update(env)
@@ -150,40 +163,11 @@ def _become_worker(request: dict, out: int, base_path: list[str], coerced) -> No
         sys.path[:] = [os.getcwd(), *extra, *base_path]
         importlib.invalidate_caches()
         sys.argv = ["", *request["args"]]  # run_module sets argv[0] to the module's file
-        code = _run_awslambdaric()
+        code = PREFORKED.run_as_main("awslambdaric")
+    except BaseException:  # noqa: BLE001  a worker that could not even start says why
+        traceback.print_exc()
     finally:
         os._exit(code)
-
-
-def _name_process(name: bytes) -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(15, name, 0, 0, 0)  # PR_SET_NAME
-    except (OSError, AttributeError):  # not Linux: the name is cosmetic
-        pass
-
-
-def _run_awslambdaric() -> int:
-    try:
-        runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)
-        code = 0
-    except SystemExit as exc:
-        if exc.code is None or isinstance(exc.code, int):
-            code = exc.code or 0
-        else:
-            sys.stderr.write(f"{exc.code}\n")
-            code = 1
-    except BaseException:  # noqa: BLE001  as the interpreter reports an uncaught error
-        traceback.print_exc()
-        code = 1
-    atexit._run_exitfuncs()  # what the interpreter's own exit would run
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    return code
 
 
 if __name__ == "__main__":

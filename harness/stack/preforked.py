@@ -10,6 +10,8 @@ active server with its onnxruntime session, ~12 for the standby.
 The child is what the interpreter would have made of `python -m MODULE ARGS`: `sys.argv`,
 `__main__`, its stdin (a pipe, or /dev/null), only the descriptors it was handed, default
 signal handlers, the interpreter's exit (atexit, non-daemon threads, flushed streams).
+Standard library only: the Lambda worker template (emulator/worker_template.py), which runs
+outside the harness's packages, loads this file by its path for the same steps.
 """
 
 from __future__ import annotations
@@ -89,18 +91,19 @@ def _become(module, args, stdin_fd, keep_fds, before, name) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.dup2(stdin_fd if stdin_fd is not None else os.open(os.devnull, os.O_RDONLY), 0)
-        _close_all_but((0, 1, 2, *keep_fds))
+        close_all_but((0, 1, 2, *keep_fds))
         if name:
-            _name_process(name)
+            name_process(name)
         sys.argv = ["", *args]  # run_module sets argv[0] to the module's file
-        code = _run(module)
+        code = run_as_main(module)
     except BaseException:  # noqa: BLE001  a child that could not even start says why
         traceback.print_exc()
     finally:
         os._exit(code)
 
 
-def _run(module: str) -> int:
+def run_as_main(module: str) -> int:
+    """`python -m module` from here on: its exit code, after what the interpreter's exit does."""
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
         code = 0
@@ -125,7 +128,7 @@ def _run(module: str) -> int:
     return code
 
 
-def _close_all_but(keep: tuple[int, ...]) -> None:
+def close_all_but(keep: tuple[int, ...]) -> None:
     low = 0
     for fd in sorted(set(keep)):
         if fd > low:  # never an empty range: Python 3.11's closerange(n, n) closes them all
@@ -134,7 +137,8 @@ def _close_all_but(keep: tuple[int, ...]) -> None:
     os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
-def _name_process(name: bytes) -> None:
+def name_process(name: bytes) -> None:
+    """What ps and top show (Linux; at most 15 bytes)."""
     try:
         import ctypes
 

@@ -8,15 +8,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import uuid
 
 import psutil
+import pytest
 
-from harness.config import Settings
 from harness.emulator import EmbeddedAWS
 from harness.stack.readiness import wait_until
-from tests.support import emulator_clients
-from tests.support.lambda_zip import zip_code
 
 WHAT_IT_SEES = """
 import os, sys, time, boto3, awslambdaric
@@ -39,47 +36,19 @@ def handler(event, context):
 """
 
 
-def _emulator(tmp_path_factory, fork: bool) -> EmbeddedAWS:
-    settings = Settings(
-        aws_port=0,
-        state_dir=tmp_path_factory.mktemp("forked" if fork else "fresh"),
-        lambda_fork_workers=fork,
-    )
-    return EmbeddedAWS(settings).start()
-
-
-def _deploy(url: str, files: dict[str, str], env: dict | None = None) -> tuple[object, str]:
-    make = emulator_clients.factory(url)
-    role = make("iam").create_role(
-        RoleName=f"role-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}"
-    )["Role"]["Arn"]
-    lam = make("lambda")
-    name = f"fn-{uuid.uuid4().hex[:10]}"
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Role=role,
-        Handler="handler.handler",
-        Code={"ZipFile": zip_code(files)},
-        Environment={"Variables": env or {}},
-    )
-    return lam, name
-
-
-def _invoke(lam, name: str) -> dict:
-    answer = lam.invoke(FunctionName=name, Payload=b"{}")
-    payload = json.loads(answer["Payload"].read())
-    assert "FunctionError" not in answer, payload
+def _invoke_ok(invoke, name: str):
+    payload, error = invoke(name)
+    assert error is None, payload
     return payload
 
 
-def test_a_forked_worker_sees_what_a_fresh_process_sees(aws, monkeypatch):
+def test_a_forked_worker_sees_what_a_fresh_process_sees(aws, make_function, invoke, monkeypatch):
     seen = {}
     for mode in ("forked", "fresh"):
         if mode == "fresh":  # pools made from now on start their workers as fresh processes
             monkeypatch.setitem(aws.manager._options, "templates", None)
-        lam, name = _deploy(aws.url, {"handler.py": WHAT_IT_SEES}, env={"MODE": "same"})
-        got = _invoke(lam, name)
+        name = make_function(WHAT_IT_SEES, env={"MODE": "same"})
+        got = _invoke_ok(invoke, name)
         assert aws.manager.workers(name) == 1
         root = got["env"]["LAMBDA_TASK_ROOT"]  # each function's code has a folder of its own
         seen[mode] = json.loads(json.dumps(got).replace(root, "<root>").replace(name, "<name>"))
@@ -91,15 +60,12 @@ def test_a_forked_worker_sees_what_a_fresh_process_sees(aws, monkeypatch):
     assert seen["forked"]["env"]["MODE"] == "same"
 
 
-def test_a_function_bundling_its_own_boto3_gets_it(aws, client):
-    lam, name = _deploy(
-        aws.url,
-        {
-            "handler.py": "import boto3\ndef handler(event, context):\n    return boto3.WHOSE\n",
-            "boto3/__init__.py": "WHOSE = 'bundled'\n",
-        },
+def test_a_function_bundling_its_own_boto3_gets_it(client, make_function, invoke):
+    name = make_function(
+        "import boto3\ndef handler(event, context):\n    return boto3.WHOSE\n",
+        extra_files={"boto3/__init__.py": "WHOSE = 'bundled'\n"},
     )
-    assert _invoke(lam, name) == "bundled"
+    assert _invoke_ok(invoke, name) == "bundled"
     logs = client("logs")
     group = f"/aws/lambda/{name}"
 
@@ -121,35 +87,44 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def test_workers_die_with_a_killed_template_and_the_next_invoke_gets_a_new_one(aws):
-    lam, name = _deploy(
-        aws.url, {"handler.py": "import os\ndef handler(e, c):\n    return os.getpid()\n"}
-    )
-    first = _invoke(lam, name)
-    [template] = _template_pids(aws)
+def _template(aws: EmbeddedAWS, pid: int):
+    return next(t for t in aws.manager._templates._by_python.values() if t and t.proc.pid == pid)
+
+
+@pytest.mark.parametrize("how", ["killed", "its emulator gone"])
+def test_a_template_that_goes_takes_its_workers_and_the_next_invoke_gets_a_new_one(
+    aws, make_function, invoke, how
+):
+    name = make_function("import os\ndef handler(e, c):\n    return os.getpid()\n")
+    first = _invoke_ok(invoke, name)
+    [template] = aws.manager.template_pids()
     assert first in [p.pid for p in psutil.Process(template).children()]
-    os.kill(template, signal.SIGKILL)
-    wait_until(lambda: _gone(first), timeout=10, what="the dead template's worker to end")
-    # and its pool to have seen it go (until then it may hand the dead worker an invocation,
-    # as with any worker killed from outside)
+    if how == "killed":  # the emulator sees its status connections end, and kills the workers
+        os.kill(template, signal.SIGKILL)
+    else:  # its stdin ends, as when the emulator is killed: it kills its workers and ends
+        _template(aws, template).proc.stdin.close()
+    wait_until(lambda: _gone(template) and _gone(first), timeout=10, what="template and worker")
+    # and its pool to have seen the worker go (until then it may hand the dead worker an
+    # invocation, as with any worker killed from outside)
     wait_until(lambda: aws.manager.workers(name) == 0, timeout=10, what="the pool to forget it")
-    second = _invoke(lam, name)  # a new template, a new worker
+    second = _invoke_ok(invoke, name)  # a new template, a new worker
     assert second != first
-    assert _template_pids(aws) != [template]
+    assert aws.manager.template_pids() not in ([], [template])
 
 
-def test_the_template_ends_with_its_emulator(tmp_path_factory):
-    emulator = _emulator(tmp_path_factory, fork=True)
-    try:
-        lam, name = _deploy(emulator.url, {"handler.py": "def handler(e, c):\n    return 1\n"})
-        assert _invoke(lam, name) == 1
-        [template] = _template_pids(emulator)
-        workers = [p.pid for p in psutil.Process(template).children()]
-        assert workers
-    finally:
-        emulator.stop()
+def test_closing_the_emulator_s_pools_ends_the_templates_and_their_workers(
+    aws, make_function, invoke
+):
+    name = make_function("def handler(e, c):\n    return 1\n")
+    assert _invoke_ok(invoke, name) == 1
+    [template] = aws.manager.template_pids()
+    workers = [p.pid for p in psutil.Process(template).children()]
+    assert workers
+    aws.manager.close()  # what EmbeddedAWS.stop does
+    assert aws.manager.template_pids() == []
     wait_until(
         lambda: all(_gone(p) for p in [template, *workers]),
         timeout=10,
-        what="the template and its workers to end with the emulator",
+        what="the template and its workers to end",
     )
+    assert _invoke_ok(invoke, name) == 1  # pools and templates come back on demand
