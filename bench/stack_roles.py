@@ -46,18 +46,20 @@ def is_lambda_worker(proc: psutil.Process) -> bool:
 
 
 def footprint(settings: Settings) -> dict:
-    """Unique memory (what the stack alone holds) and open descriptors, in all and by role."""
-    out: dict = {"uss_mb": 0.0, "fds": 0}
+    """Memory (USS and PSS, as in `memory`) and open descriptors, in all and by role."""
+    out: dict = {"uss_mb": 0.0, "pss_mb": 0.0, "fds": 0}
     for role, procs in stack_processes(settings).items():
-        uss = fds = 0
+        uss = pss = fds = 0
         for proc in procs:
             try:
-                uss += proc.memory_full_info().uss
-                fds += proc.num_fds()
+                info = proc.memory_full_info()
+                uss, pss, fds = uss + info.uss, pss + info.pss, fds + proc.num_fds()
             except psutil.NoSuchProcess:
                 continue
-        out[role] = {"processes": len(procs), "uss_mb": round(uss / 2**20, 1), "fds": fds}
-        out["uss_mb"] = round(out["uss_mb"] + uss / 2**20, 1)
+        out[role] = {"processes": len(procs), "fds": fds}
+        for key, value in (("uss_mb", uss), ("pss_mb", pss)):
+            out[role][key] = round(value / 2**20, 1)
+            out[key] = round(out[key] + value / 2**20, 1)
         out["fds"] += fds
     return out
 

@@ -56,6 +56,9 @@ def check_hooks() -> None:
     from harness.emulator import sfn_teststate
 
     raise_if(sfn_teststate.problems())  # the TestState API (sfn_teststate.py)
+    from harness.emulator import persistence_bodies
+
+    raise_if(persistence_bodies.problems())  # S3 bodies read from the persisted files
     from harness.emulator import sfn_ended
 
     raise_if(sfn_ended.problems())  # execution ends: waits, what moto keeps (sfn_ended.py)

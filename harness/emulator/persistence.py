@@ -24,6 +24,7 @@ import threading
 import time
 from pathlib import Path
 
+from harness.emulator.persistence_bodies import BodyReleases
 from harness.emulator.persistence_executions import (
     ENDED,
     RestoredExecution,
@@ -50,6 +51,7 @@ class Persister:
         self.interval = max(interval, 0.1)  # 0 would spin
         self.max_executions = max_executions
         self._objects: dict[tuple[str, str], int] = {}  # (bucket, key) -> fingerprint on disk
+        self.bodies = BodyReleases()  # keys whose body is read from their stored file
         self._buckets: dict[str, int] = {}  # name -> fingerprint of (region, tags) on disk
         self._on_disk: dict[str, tuple] = {}  # execution ARN -> (start date, path)
         self._done: set[str] = set()  # ARNs of ended executions already on disk
@@ -136,6 +138,7 @@ class Persister:
         if stored.last_modified is not None:
             key.last_modified = stored.last_modified
         self._objects[(bucket, stored.key)] = _fingerprint(key)
+        self.bodies.release(key, path)  # read from that file from now on, not held in memory
         self.restored["objects"] += 1
 
     def _restore_executions(self) -> None:
@@ -242,6 +245,7 @@ class Persister:
                             written += 1
         deleted = [pair for pair in self._objects if pair not in seen]
         for bucket, key in deleted:
+            self.bodies.before_replace(self.store.object_path(bucket, key))
             self.store.delete_object(bucket, key)
             del self._objects[(bucket, key)]
         for name in [name for name in self._buckets if name not in seen_buckets]:
@@ -256,7 +260,8 @@ class Persister:
             return False
         metadata = dict(getattr(key.metadata, "store", key.metadata))
         content_type = metadata.pop("content-type", "binary/octet-stream")
-        self.store.write_object(
+        self.bodies.before_replace(self.store.object_path(bucket, key.name))
+        path = self.store.write_object(
             StoredObject(
                 bucket=bucket,
                 key=key.name,
@@ -267,6 +272,7 @@ class Persister:
                 last_modified=key.last_modified,
             )
         )
+        self.bodies.release(key, path)
         return True
 
     def _snapshot_executions(self) -> int:
@@ -336,6 +342,7 @@ class Persister:
     def wipe(self) -> None:
         """Forget what is on disk (the emulator's reset)."""
         with self._lock:
+            self.bodies.restore_all()
             self.store.wipe()
             for index in (self._objects, self._buckets, self._on_disk, self._restored):
                 index.clear()
