@@ -84,6 +84,12 @@ def main() -> None:
             _serve(server, watching, base_path, coerced)
     for pid in watching:
         _kill_group(pid)
+    # its folder too: after a kill -9 of the emulator nobody else would remove it
+    for remove, target in ((os.unlink, path), (os.rmdir, os.path.dirname(path))):
+        try:
+            remove(target)
+        except OSError:
+            pass
 
 
 def _drained(fd: int) -> bool:

@@ -99,16 +99,20 @@ def test_a_template_that_goes_takes_its_workers_and_the_next_invoke_gets_a_new_o
     first = _invoke_ok(invoke, name)
     [template] = aws.manager.template_pids()
     assert first in [p.pid for p in psutil.Process(template).children()]
+    folder = _template(aws, template)._dir
     if how == "killed":  # the emulator sees its status connections end, and kills the workers
         os.kill(template, signal.SIGKILL)
     else:  # its stdin ends, as when the emulator is killed: it kills its workers and ends
         _template(aws, template).proc.stdin.close()
     wait_until(lambda: _gone(template) and _gone(first), timeout=10, what="template and worker")
+    if how != "killed":  # and leaves no folder behind (a killed one's goes at the next fork)
+        wait_until(lambda: not os.path.exists(folder), timeout=5, what="its folder to go")
     # and its pool to have seen the worker go (until then it may hand the dead worker an
     # invocation, as with any worker killed from outside)
     wait_until(lambda: aws.manager.workers(name) == 0, timeout=10, what="the pool to forget it")
     second = _invoke_ok(invoke, name)  # a new template, a new worker
     assert second != first
+    assert not os.path.exists(folder)
     assert aws.manager.template_pids() not in ([], [template])
 
 
