@@ -26,8 +26,10 @@ import socket
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from harness.preforked import kill_group
 
 TEMPLATE_SCRIPT = Path(__file__).with_name("worker_template.py")
 # PYTHON* (PYTHONHASHSEED, PYTHONWARNINGS, ...) and the locale (PEP 538's coercion sets LC_CTYPE)
@@ -60,7 +62,7 @@ class ForkedProcess:
             if reply:
                 self.returncode = int(reply)
             else:  # the template is gone, and no status will come: end the worker for sure
-                _kill_group(self.pid)
+                kill_group(self.pid)
                 self.returncode = -signal.SIGKILL
             self._done.set()
             return self.returncode
@@ -151,8 +153,8 @@ class WorkerTemplates:
     """The templates by interpreter, started on first use; one that fails to start is not
     tried again for that interpreter (its workers start fresh)."""
 
-    def __init__(self, env: dict[str, str]):
-        self._env = env
+    def __init__(self, environment: Callable[[str], dict[str, str]]):
+        self._environment = environment  # an interpreter's: sandbox.runtime_environment
         self._by_python: dict[str, WorkerTemplate | None] = {}
         self._lock = threading.Lock()
         self.failures: dict[str, str] = {}
@@ -166,7 +168,7 @@ class WorkerTemplates:
                 self._by_python.pop(python)
             if python not in self._by_python:
                 try:
-                    template = WorkerTemplate(python, _template_env(python, self._env))
+                    template = WorkerTemplate(python, self._environment(python))
                 except OSError as exc:
                     self.failures[python] = str(exc)
                     template = None
@@ -185,14 +187,6 @@ class WorkerTemplates:
                 template.close()
 
 
-def _template_env(python: str, base: dict[str, str]) -> dict[str, str]:
-    """What the interpreter itself reads at start, as a fresh worker gets it (sandbox.py);
-    the function's own variables come with each fork."""
-    env = dict(base, LANG="en_US.UTF-8", TZ=":UTC", PYTHONUNBUFFERED="1")
-    env["PATH"] = os.pathsep.join([str(Path(python).parent), env.get("PATH", os.defpath)])
-    return env
-
-
 def _read_line(fd: int, timeout: float) -> str:
     data = b""
     while not data.endswith(b"\n"):
@@ -203,10 +197,3 @@ def _read_line(fd: int, timeout: float) -> str:
             raise OSError("it exited")
         data += chunk
     return data.decode()
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass

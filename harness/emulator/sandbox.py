@@ -33,9 +33,16 @@ _SIGNALS = {
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "LD_LIBRARY_PATH")
 
 
-def passed_through() -> dict[str, str]:
-    """The emulator's variables a worker inherits (everything else is Lambda's or the function's)."""
-    return {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
+def runtime_environment(python: str = sys.executable) -> dict[str, str]:
+    """What every worker under `python` starts with, before Lambda's variables and the
+    function's: the emulator's few it inherits, the runtime's bin first on PATH, and what the
+    interpreter reads as it starts (the locale, the zone, unbuffered output). It is also the
+    whole environment of the template workers fork from (forked_workers.py)."""
+    env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
+    if python != sys.executable:  # its runtime's environment: its bin first, as /var/lang/bin
+        env["PATH"] = os.pathsep.join([str(Path(python).parent), env.get("PATH", os.defpath)])
+    env.update({"LANG": "en_US.UTF-8", "TZ": ":UTC", "PYTHONUNBUFFERED": "1"})
+    return env
 
 
 def exit_reason(returncode: int) -> str:
@@ -180,17 +187,12 @@ def lambda_environment(
     fn: Any, source: CodeSource, endpoint_url: str, python: str = sys.executable
 ) -> dict[str, str]:
     """Lambda's variables, then the function's own (which win), like SAM's env_vars."""
-    env = passed_through()
-    if python != sys.executable:  # its runtime's environment: its bin first, as /var/lang/bin
-        env["PATH"] = os.pathsep.join([str(Path(python).parent), env.get("PATH", os.defpath)])
+    env = runtime_environment(python)
     env.update(
         {
-            "LANG": "en_US.UTF-8",
-            "TZ": ":UTC",
             "LAMBDA_RUNTIME_DIR": str(Path(python).parent.parent),
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "PYTHONPATH": os.pathsep.join(str(p) for p in source.paths),
-            "PYTHONUNBUFFERED": "1",
             "LAMBDA_TASK_ROOT": str(source.cwd),
             "_HANDLER": fn.handler,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",

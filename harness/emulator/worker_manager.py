@@ -13,7 +13,7 @@ from typing import Any
 from harness.emulator.forked_workers import WorkerTemplates
 from harness.emulator.runtimes import Runtimes
 from harness.emulator.runtimes import shared as shared_runtimes
-from harness.emulator.sandbox import passed_through
+from harness.emulator.sandbox import runtime_environment
 from harness.emulator.workers import FunctionPool, WorkerState
 
 
@@ -35,7 +35,7 @@ class WorkerManager:
         from harness.config import Settings
 
         # LAMBDA_FORK_WORKERS: workers forked from a warm template per interpreter
-        self._templates = WorkerTemplates(passed_through()) if fork_workers else None
+        self._templates = WorkerTemplates(runtime_environment) if fork_workers else None
         self._options = {
             "host": host,
             "endpoint_url": endpoint_url,

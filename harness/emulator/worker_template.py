@@ -9,13 +9,12 @@ was sent. awslambdaric itself is imported in the child (it reads the function's 
 at import). The template reports each worker's exit status on the connection that asked for
 it, and ends when its stdin does (the emulator is gone), taking its workers with it.
 
-Standard library only (with harness/stack/preforked.py, loaded by its path for the steps a fork
+Standard library only (with harness/preforked.py, loaded by its path for the steps a fork
 takes to become `python -m MODULE`): it runs outside the harness's packages.
 """
 
 from __future__ import annotations
 
-import gc
 import importlib
 import importlib.util
 import json
@@ -25,14 +24,13 @@ import signal
 import socket
 import sys
 import time
-import traceback
 
 
 def _load_preforked():
-    """harness/stack/preforked.py (standard library only), by its path: this script runs under
+    """harness/preforked.py (standard library only), by its path: this script runs under
     a Runtime's interpreter, where the harness's packages are not importable."""
     here = os.path.dirname(os.path.abspath(__file__))
-    path = os.path.join(os.path.dirname(here), "stack", "preforked.py")
+    path = os.path.join(os.path.dirname(here), "preforked.py")
     spec = importlib.util.spec_from_file_location("_harness_preforked", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -42,13 +40,6 @@ def _load_preforked():
 PREFORKED = _load_preforked()
 
 
-def preload() -> None:
-    try:
-        import boto3  # noqa: F401  the runtime's own; a client is the function's business
-    except ImportError:  # an interpreter without it still forks, just saves less
-        pass
-
-
 def main() -> None:
     path = sys.argv[1]
     # never passed in (forked_workers.py): the interpreter set it, coercing a C locale (PEP 538),
@@ -56,9 +47,9 @@ def main() -> None:
     coerced = os.environ.get("LC_CTYPE")
     own_dir = os.path.dirname(os.path.abspath(__file__))
     base_path = [p for p in sys.path if p and os.path.abspath(p) != own_dir]
-    preload()
-    gc.collect()
-    gc.freeze()  # the children's collections leave these pages shared
+    # the runtime's own boto3 (a client is the function's business); an interpreter without it
+    # still forks, just saves less
+    PREFORKED.preload("boto3")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     server.bind(path)
     server.listen(64)
@@ -83,7 +74,7 @@ def main() -> None:
         if server in ready:
             _serve(server, watching, base_path, coerced)
     for pid in watching:
-        _kill_group(pid)
+        PREFORKED.kill_group(pid)
     # its folder too: after a kill -9 of the emulator nobody else would remove it
     for remove, target in ((os.unlink, path), (os.rmdir, os.path.dirname(path))):
         try:
@@ -111,9 +102,15 @@ def _serve(server: socket.socket, watching: dict, base_path: list[str], coerced)
         for fd in fds:
             os.close(fd)
         return
-    pid = os.fork()
-    if pid == 0:
-        _become_worker(request, fds[0], base_path, coerced)  # never returns
+    out = fds[0]
+    pid = PREFORKED.fork_module(
+        "awslambdaric",
+        request["args"],
+        keep_fds=(),
+        stdin_pipe=False,
+        before=lambda: _enter_function(request, out, base_path, coerced),
+        name=b"awslambdaric",  # what ps, top and the benches see it as
+    ).pid
     for fd in fds:
         os.close(fd)
     watching[pid] = conn
@@ -138,42 +135,26 @@ def _reap(watching: dict) -> None:
             conn.close()
 
 
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def _become_worker(request: dict, out: int, base_path: list[str], coerced) -> None:
-    code = 1
-    try:
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        os.setsid()  # its own process group: a timeout's kill takes its children too
-        PREFORKED.name_process(b"awslambdaric")  # what ps, top and the benches see it as
-        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-        os.dup2(out, 1)
-        os.dup2(out, 2)
-        PREFORKED.close_all_but((0, 1, 2))  # the template's socket, pipes, connections
-        env = request["env"]
-        os.environ.clear()
-        os.environ.update(env)
-        if coerced and "LC_CTYPE" not in env:
-            os.environ["LC_CTYPE"] = coerced
-        time.tzset()
-        os.chdir(request["cwd"])
-        # what `python -m` sets up: the working folder first, then PYTHONPATH, then the runtime's
-        sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
-        extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-        sys.path[:] = [os.getcwd(), *extra, *base_path]
-        importlib.invalidate_caches()
-        sys.argv = ["", *request["args"]]  # run_module sets argv[0] to the module's file
-        code = PREFORKED.run_as_main("awslambdaric")
-    except BaseException:  # noqa: BLE001  a worker that could not even start says why
-        traceback.print_exc()
-    finally:
-        os._exit(code)
+def _enter_function(request: dict, out: int, base_path: list[str], coerced) -> None:
+    """In the child, before it runs awslambdaric (preforked.fork_module): what a fresh worker
+    would have, from its process group to its `sys.path`."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setsid()  # its own process group: a timeout's kill takes its children too
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    env = request["env"]
+    os.environ.clear()
+    os.environ.update(env)
+    if coerced and "LC_CTYPE" not in env:
+        os.environ["LC_CTYPE"] = coerced
+    time.tzset()
+    os.chdir(request["cwd"])
+    # what `python -m` sets up: the working folder first, then PYTHONPATH, then the runtime's
+    sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
+    extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    sys.path[:] = [os.getcwd(), *extra, *base_path]
+    importlib.invalidate_caches()
 
 
 if __name__ == "__main__":

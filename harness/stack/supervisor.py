@@ -9,8 +9,9 @@ machine, where starting Python and onnxruntime alone can take that long: a warm 
 start accepting; and the listening socket held here (`--listen`), so callers queue in its
 backlog instead of being refused while the servers change. With `--preload MODULE` the
 supervisor imports MODULE once and forks its `python -m ...` children from itself
-(preforked.py), so they share those pages instead of importing numpy and onnxruntime each. In docker mode Compose's restart policy does this job. The status
-file (JSON) says how often the server was replaced and why, for `harness status`.
+(harness/preforked.py), so they share those pages instead of importing numpy and onnxruntime each.
+In docker mode Compose's restart policy does this job. The status file (JSON) says how often
+the server was replaced and why, for `harness status`.
 
 The supervisor is the process group's leader and its children stay in that group, so `down`
 (SIGTERM to the group) reaches them all; the supervisor then lets the server drain and flush
@@ -31,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.stack import preforked
+from harness import preforked
 
 QUICK_EXIT_SECONDS = 5.0  # a child that dies sooner than this after its start is crash-looping
 MAX_BACKOFF_SECONDS = 30.0
@@ -90,7 +91,7 @@ class Supervisor:
     ):
         self.name = name
         self.command = command
-        # `-m MODULE` children forked from here once MODULE's imports are done (preforked.py)
+        # `-m MODULE` children forked from here once MODULE's imports are done (harness/preforked.py)
         self.forkable = preforked.module_command(command) if preload else None
         if self.forkable is not None:
             why = preforked.preload(preload)

@@ -1,4 +1,4 @@
-"""A stand-in server for the supervisor's `--preload` (harness/stack/preforked.py), run as
+"""A stand-in server for the supervisor's `--preload` (harness/preforked.py), run as
 `python -m tests.support.forked_server`: it answers each connection on the inherited socket
 with who it is, the descriptors it started with, and where `forked_preload` was imported (the
 supervisor, when it was forked from one that preloaded it); a standby first waits for its line

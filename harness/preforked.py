@@ -10,8 +10,10 @@ active server with its onnxruntime session, ~12 for the standby.
 The child is what the interpreter would have made of `python -m MODULE ARGS`: `sys.argv`,
 `__main__`, its stdin (a pipe, or /dev/null), only the descriptors it was handed, default
 signal handlers, the interpreter's exit (atexit, non-daemon threads, flushed streams).
-Standard library only: the Lambda worker template (emulator/worker_template.py), which runs
-outside the harness's packages, loads this file by its path for the same steps.
+Standard library only, and below both parts that use it: the model server's supervisor
+(harness/stack/supervisor.py) imports it, and the Lambda worker template
+(emulator/worker_template.py), which runs outside the harness's packages, loads this file by
+its path for the same steps and to end process groups (the emulator imports it for that too).
 """
 
 from __future__ import annotations
@@ -32,11 +34,12 @@ def preload(module: str) -> str:
     """Import `module` here, for every child to share; '' or why it could not."""
     try:
         importlib.import_module(module)
-    except Exception as exc:  # noqa: BLE001  the children then start as new interpreters
-        return f"{type(exc).__name__}: {exc}"
+        why = ""
+    except Exception as exc:  # noqa: BLE001  the caller says it, and carries on without
+        why = f"{type(exc).__name__}: {exc}"
     gc.collect()
     gc.freeze()  # the children's collections leave these pages shared
-    return ""
+    return why
 
 
 def module_command(command: list[str]) -> tuple[str, list[str]] | None:
@@ -126,6 +129,14 @@ def run_as_main(module: str) -> int:
         except (OSError, ValueError):
             pass
     return code
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL to the process group `pid` leads (it is gone already: nothing to do)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def close_all_but(keep: tuple[int, ...]) -> None:
