@@ -15,12 +15,13 @@ bucket, a reader mid-way): a released body never changes under its key.
 from __future__ import annotations
 
 import io
-import os
 import tempfile
 import threading
 import weakref
 from pathlib import Path
 from typing import Any
+
+from harness.emulator.persistence_store import Store
 
 
 def problems() -> list[str]:
@@ -107,9 +108,7 @@ class BodyReleases:
 
     def release(self, key: Any, path: Path) -> None:
         """Read `key`'s body from `path` from now on (just written by the persister)."""
-        with open(path, "rb") as stored:
-            offset = len(stored.readline())  # the JSON header's line
-            size = os.fstat(stored.fileno()).st_size - offset
+        offset, size = Store.body_span(path)
         if size != key.contentsize:
             return  # not this key's body: keep it in memory
         with key.lock:

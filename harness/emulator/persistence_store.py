@@ -169,6 +169,13 @@ class Store:
         return sorted(p for p in folder.glob("*" + OBJECT_SUFFIX) if not p.name.startswith("."))
 
     @staticmethod
+    def body_span(path: Path) -> tuple[int, int]:
+        """(offset, size) of an object file's body: after its header's line, to the end."""
+        with open(path, "rb") as stored:
+            offset = len(stored.readline())
+            return offset, os.fstat(stored.fileno()).st_size - offset
+
+    @staticmethod
     def read_object(path: Path) -> StoredObject:
         try:
             raw = path.read_bytes()
