@@ -37,6 +37,26 @@ def tasks_only(function_arn: str) -> dict:
     }
 
 
+def function_arn(client, name: str) -> str:
+    return client("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+
+
+def create_machine(client, role_arn: str, prefix: str, definition: dict) -> str:
+    return client("stepfunctions").create_state_machine(
+        name=f"{prefix}-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps(definition),
+        roleArn=role_arn,
+    )["stateMachineArn"]
+
+
+def run_one_task(client, role_arn: str, prefix: str, state: dict) -> runner.ExecutionResult:
+    """One execution of a machine whose only state is `state`, to its end."""
+    sfn = client("stepfunctions")
+    machine = create_machine(client, role_arn, prefix, {"StartAt": "T", "States": {"T": state}})
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    return runner.wait_for(sfn, execution, prefix, "", time.monotonic(), timeout=30)
+
+
 def test_a_tasks_only_definition_shares_one_program_and_parallel_does_not(aws, speedups):
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
@@ -64,15 +84,9 @@ def test_concurrent_runs_of_a_shared_program_count_their_own_retries(
 ):
     """Retry counters live in each run's heap under the component's key, not on the shared
     component: six runs at once each make their own three attempts."""
-    sfn, lam = client("stepfunctions"), client("lambda")
-    function_arn = lam.get_function(FunctionName=make_function(FAILING))["Configuration"][
-        "FunctionArn"
-    ]
-    machine = sfn.create_state_machine(
-        name=f"retry-{uuid.uuid4().hex[:8]}",
-        definition=json.dumps(tasks_only(function_arn)),
-        roleArn=role_arn,
-    )["stateMachineArn"]
+    sfn = client("stepfunctions")
+    failing = function_arn(client, make_function(FAILING))
+    machine = create_machine(client, role_arn, "retry", tasks_only(failing))
 
     def run(i: int) -> list[str]:
         arn = sfn.start_execution(stateMachineArn=machine, name=f"r{i}", input="{}")["executionArn"]
@@ -144,19 +158,11 @@ def test_a_task_without_a_timeout_runs_on_its_executions_thread(
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(InProcessLambdaClient, "invoke", invoke)
-    sfn, lam = client("stepfunctions"), client("lambda")
     name = make_function("def handler(event, context):\n    return {'ok': True}\n")
-    arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
-    state = {"Type": "Task", "Resource": arn, "End": True}
+    state = {"Type": "Task", "Resource": function_arn(client, name), "End": True}
     if timeout:
         state["TimeoutSeconds"] = timeout
-    machine = sfn.create_state_machine(
-        name=f"inline-{uuid.uuid4().hex[:8]}",
-        definition=json.dumps({"StartAt": "T", "States": {"T": state}}),
-        roleArn=role_arn,
-    )["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
-    result = runner.wait_for(sfn, execution, "i", "", time.monotonic(), timeout=30)
+    result = run_one_task(client, role_arn, "inline", state)
     assert (result.status, result.output) == ("SUCCEEDED", {"ok": True})
     # moto names the thread it starts per state after its target, _exec_and_notify
     assert len(threads) == 1
@@ -164,17 +170,9 @@ def test_a_task_without_a_timeout_runs_on_its_executions_thread(
 
 
 def test_a_task_with_a_timeout_still_times_out(aws, client, role_arn, make_function):
-    sfn, lam = client("stepfunctions"), client("lambda")
     name = make_function(
         "import time\ndef handler(event, context):\n    time.sleep(3)\n", timeout=10
     )
-    arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
-    state = {"Type": "Task", "Resource": arn, "TimeoutSeconds": 1, "End": True}
-    machine = sfn.create_state_machine(
-        name=f"timeout-{uuid.uuid4().hex[:8]}",
-        definition=json.dumps({"StartAt": "T", "States": {"T": state}}),
-        roleArn=role_arn,
-    )["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
-    result = runner.wait_for(sfn, execution, "t", "", time.monotonic(), timeout=30)
+    state = {"Type": "Task", "Resource": function_arn(client, name), "TimeoutSeconds": 1}
+    result = run_one_task(client, role_arn, "timeout", {**state, "End": True})
     assert (result.status, result.error) == ("FAILED", "States.Timeout")
