@@ -7,7 +7,8 @@ next flush and logs why, so nothing is lost silently. With a spool folder (captu
 the records also wait on disk, so a server that is killed loses none: the next one uploads them.
 
 Key layout: {DestinationS3Uri}/{endpoint}/{variant}/yyyy/mm/dd/hh/{mm-ss-mmm}-{uuid}.jsonl,
-named after the first record's time, one file per hour per flush.
+named after the first record's time, one file per hour per flush. The uuid is derived from the
+batch's name (its spool segment's), so an upload made again writes the same key.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import random
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -35,6 +36,7 @@ JSON_CONTENT_TYPES = ("application/json",)
 CSV_CONTENT_TYPES = ("text/csv",)
 # Bound memory when S3 stays unreachable: past this, the oldest records are dropped, loudly.
 MAX_PENDING_RECORDS = 100_000
+_KEYS = uuid.UUID("6f0b3c1e-5a7d-4c59-9a43-2f1d8e0c7b25")  # the namespace of the keys' uuid5
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,15 @@ def _s3_client(config: CaptureConfig):
     return session.client("s3", endpoint_url=config.s3_endpoint_url or None, **kwargs)
 
 
+@dataclass(eq=False)
+class Batch:
+    """The records of one flush interval (one spool segment): its S3 objects' keys follow from
+    its name, so a batch uploaded twice lands once."""
+
+    name: str
+    items: list[CapturedInvocation] = field(default_factory=list)
+
+
 class DataCapture:
     """Collects sampled invocations and writes them to S3 in batches from its own thread."""
 
@@ -198,7 +209,8 @@ class DataCapture:
         self.config = config
         self.bucket, self.prefix = config.bucket_and_prefix
         self._s3 = s3_client
-        self._pending: list[CapturedInvocation] = []
+        self._waiting: list[Batch] = []  # closed, oldest first, not yet in S3
+        self._current = Batch(uuid.uuid4().hex)  # record() appends here
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()  # one flush at a time: the timer's or stop()'s
         self._wake = threading.Event()
@@ -235,7 +247,7 @@ class DataCapture:
             custom_attributes,
         )
         with self._lock:
-            self._pending.append(item)
+            self._current.items.append(item)
             if self._spool is not None:
                 self._spool.append(item)
 
@@ -263,16 +275,24 @@ class DataCapture:
         except (SpoolBusy, OSError) as exc:
             log.warning("Data Capture: no spool (%s); records wait in memory only", exc)
             return
-        recovered = [CapturedInvocation(*record) for record in self._spool.recover()]
+        recovered = []
+        for name, records in self._spool.recover():
+            if records:
+                recovered.append(Batch(name, [CapturedInvocation(*r) for r in records]))
+            else:
+                self._spool.remove(name)
+        with self._lock:
+            self._waiting[:0] = recovered
+            if self._current.items:  # recorded before the spool opened
+                self._waiting.append(self._current)
+            self._current = Batch(self._spool.segment_name)
+        self.records_recovered = sum(len(batch.items) for batch in recovered)
         if recovered:
             log.info(
                 "Data Capture: recovered %d record(s) a stopped server left in %s; uploading them",
-                len(recovered),
+                self.records_recovered,
                 self.config.spool_dir,
             )
-            with self._lock:
-                self._pending[:0] = recovered
-            self.records_recovered = len(recovered)
 
     def _run(self) -> None:
         while not self._stopped.is_set():
@@ -283,40 +303,54 @@ class DataCapture:
     @property
     def pending(self) -> int:
         with self._lock:
-            return len(self._pending)
+            return self._pending_unlocked()
+
+    def _pending_unlocked(self) -> int:
+        return len(self._current.items) + sum(len(batch.items) for batch in self._waiting)
 
     def flush(self) -> int:
         """Upload everything pending; return how many records were written. Never raises."""
         with self._flush_lock:
             with self._lock:
-                batch, self._pending = self._pending, []
-                if batch and self._spool is not None:
-                    self._spool.rotate()  # this batch's records are in the closed segments
-            if not batch:
-                return 0
-            by_hour: dict[int, list[CapturedInvocation]] = {}
-            for item in batch:
-                by_hour.setdefault(int(item.time) // 3600, []).append(item)
-            written, failed = 0, []
-            for hour, items in by_hour.items():
-                if self._upload(time.strftime("%Y/%m/%d/%H", time.gmtime(hour * 3600)), items):
-                    written += len(items)
+                if self._current.items:
+                    self._waiting.append(self._current)
+                    # the closed segment holds exactly this batch's records
+                    name = self._spool.rotate() if self._spool is not None else uuid.uuid4().hex
+                    self._current = Batch(name)
+                batches = list(self._waiting)
+            written, failed = 0, False
+            for batch in batches:
+                if self._upload_batch(batch):
+                    written += len(batch.items)
+                    with self._lock:
+                        self._waiting.remove(batch)
+                    if self._spool is not None:
+                        self._spool.remove(batch.name)
                 else:
-                    failed.extend(items)
+                    failed = True  # kept, under the same keys, for the next flush
             if failed:
-                self._keep_for_retry(failed)
-            elif self._spool is not None:
-                self._spool.all_uploaded()  # failed records of earlier flushes were in this batch
+                self._drop_excess()
             self.records_written += written
             return written
 
-    def _key(self, hour: str, first: CapturedInvocation) -> str:
+    def _upload_batch(self, batch: Batch) -> bool:
+        by_hour: dict[int, list[CapturedInvocation]] = {}
+        for item in batch.items:
+            by_hour.setdefault(int(item.time) // 3600, []).append(item)
+        uploaded = True
+        for hour, items in by_hour.items():
+            hour_path = time.strftime("%Y/%m/%d/%H", time.gmtime(hour * 3600))
+            uploaded = self._upload(hour_path, items, batch.name) and uploaded
+        return uploaded
+
+    def _key(self, hour: str, first: CapturedInvocation, batch_name: str) -> str:
         when = datetime.fromtimestamp(first.time, UTC)
-        name = f"{when:%M-%S}-{when.microsecond // 1000:03d}-{uuid.uuid4()}.jsonl"
+        unique = uuid.uuid5(_KEYS, f"{batch_name}/{hour}")
+        name = f"{when:%M-%S}-{when.microsecond // 1000:03d}-{unique}.jsonl"
         parts = [self.prefix, self.config.endpoint_name, self.config.variant_name, hour, name]
         return "/".join(p for p in parts if p)
 
-    def _upload(self, hour: str, items: list[CapturedInvocation]) -> bool:
+    def _upload(self, hour: str, items: list[CapturedInvocation], batch_name: str) -> bool:
         times: dict[int, str] = {}  # formatted once per second, not once per record
         lines = []
         for item, event_id in zip(items, event_ids(len(items)), strict=True):
@@ -332,7 +366,7 @@ class DataCapture:
                     self.config.capture_output,
                 )
             )
-        key = self._key(hour, items[0])
+        key = self._key(hour, items[0], batch_name)
         try:
             self._s3.put_object(
                 Bucket=self.bucket,
@@ -355,17 +389,24 @@ class DataCapture:
         log.debug("Data Capture: wrote %d record(s) to s3://%s/%s", len(items), self.bucket, key)
         return True
 
-    def _keep_for_retry(self, failed: list[CapturedInvocation]) -> None:
+    def _drop_excess(self) -> None:
+        """Past MAX_PENDING_RECORDS the oldest batches go, whole (a batch keeps its keys)."""
+        dropped = []
         with self._lock:
-            self._pending[:0] = failed  # oldest first, ahead of what arrived meanwhile
-            excess = len(self._pending) - MAX_PENDING_RECORDS
-            if excess > 0:
-                del self._pending[:excess]
-                self.records_dropped += excess
-                log.error(
-                    "Data Capture: dropped the %d oldest record(s): S3 unreachable for too long",
-                    excess,
-                )
+            excess = self._pending_unlocked() - MAX_PENDING_RECORDS
+            while excess > 0 and self._waiting:
+                batch = self._waiting.pop(0)
+                dropped.append(batch)
+                excess -= len(batch.items)
+        for batch in dropped:
+            if self._spool is not None:
+                self._spool.remove(batch.name)
+            self.records_dropped += len(batch.items)
+        if dropped:
+            log.error(
+                "Data Capture: dropped the %d oldest record(s): S3 unreachable for too long",
+                sum(len(batch.items) for batch in dropped),
+            )
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the timer thread and flush what is left (three attempts, half a second apart)."""

@@ -4,10 +4,11 @@ SageMaker's front end, not the container, captures on AWS, so a crashed containe
 records there. Here the model server captures itself and buffers up to CAPTURE_FLUSH_SECONDS
 in memory; with CAPTURE_SPOOL_DIR set (the embedded stack sets it) each sampled record is also
 appended to a segment file in that folder before the caller gets its answer. Each flush closes
-the segment; once a flush has uploaded everything pending, the closed segments are deleted.
-A new server (the supervisor's restart after `kill -9`) takes over what a dead one left and
-uploads it. Delivery is at least once: a server killed between an upload and the deletion
-leaves a segment whose records are uploaded again.
+the segment and uploads it as S3 objects of its own; each segment file is deleted once S3 has
+its records. A new server (the supervisor's restart after `kill -9`) takes over what a dead one
+left and uploads it. Each S3 key is named after its segment (DataCapture._key), so a segment
+uploaded again (its server killed between the upload and the deletion, or a put whose answer
+was lost) overwrites its object instead of adding a second copy of its records.
 
 One write() a record on an unbuffered file: the page cache keeps it when the process dies
 (only a machine crash could lose the last records), and there is no fsync on the request path.
@@ -72,51 +73,51 @@ class CaptureSpool:
         except BlockingIOError:
             self._lock.close()
             raise SpoolBusy(f"{self.directory} is in use by another model server") from None
-        self._closed: list[Path] = []
-        self._segment_path: Path | None = None
         self._segment = None
+        self.segment_name = ""  # the segment record() appends to
         self.recovered_files = 0
 
-    def recover(self) -> list[tuple]:
-        """Records a dead server left, oldest first; their files are deleted after the upload."""
-        records = []
+    def recover(self) -> list[tuple[str, list[tuple]]]:
+        """The segments a dead server left, oldest first: (name, records). Each file is deleted
+        once its records are uploaded (`remove`)."""
+        segments = []
         for path in sorted(self.directory.glob(f"*{SEGMENT_SUFFIX}")):
+            records = []
             for number, line in enumerate(path.read_bytes().splitlines(), 1):
                 try:
                     records.append(decode(line))
                 except (ValueError, TypeError):  # a line cut short as the process died
                     log.warning("Data Capture spool: skipped unreadable line %s:%d", path, number)
-            self._closed.append(path)
-        self.recovered_files = len(self._closed)
-        records.sort(key=lambda record: record[0])
+            segments.append((path.name.removesuffix(SEGMENT_SUFFIX), records))
+        self.recovered_files = len(segments)
         self._open_segment()
-        return records
+        return segments
+
+    def _path(self, name: str) -> Path:
+        return self.directory / f"{name}{SEGMENT_SUFFIX}"
 
     def _open_segment(self) -> None:
-        name = f"{time.time_ns():020d}-{os.getpid()}{SEGMENT_SUFFIX}"
-        self._segment_path = self.directory / name
-        self._segment = open(self._segment_path, "ab", buffering=0)  # noqa: SIM115
+        self.segment_name = f"{time.time_ns():020d}-{os.getpid()}"
+        self._segment = open(self._path(self.segment_name), "ab", buffering=0)  # noqa: SIM115
 
     def append(self, item: NamedTuple) -> None:
         self._segment.write(encode(item))
 
-    def rotate(self) -> None:
-        """Close the current segment (its records are in the batch being flushed)."""
+    def rotate(self) -> str:
+        """Close the current segment (its records are being flushed); the new one's name."""
         self._segment.close()
-        self._closed.append(self._segment_path)
         self._open_segment()
+        return self.segment_name
 
-    def all_uploaded(self) -> None:
-        """Everything in the closed segments is in S3 now."""
-        for path in self._closed:
-            path.unlink(missing_ok=True)
-        self._closed.clear()
+    def remove(self, name: str) -> None:
+        """Segment `name` is done with: its records are in S3 (or were given up, loudly)."""
+        self._path(name).unlink(missing_ok=True)
 
     def close(self, delivered: bool) -> None:
-        """At stop: keep the files unless everything was delivered (a successor uploads them)."""
+        """At stop: the current segment's file goes if everything was delivered; otherwise the
+        files stay for a successor (the uploaded ones are gone already)."""
         if self._segment is not None:
             self._segment.close()
             if delivered:
-                self._segment_path.unlink(missing_ok=True)
-                self.all_uploaded()
+                self.remove(self.segment_name)
         self._lock.close()  # releases the flock

@@ -51,7 +51,8 @@ def die(capture: DataCapture) -> None:
     """What SIGKILL does: the memory (pending records) is gone, open files are closed, and the
     flush never happens."""
     with capture._lock:
-        capture._pending.clear()
+        capture._waiting.clear()
+        capture._current.items.clear()
     capture._spool._segment.close()
     capture._spool._lock.close()  # the kernel releases the flock with the process
     capture._stopped.set()
@@ -150,5 +151,75 @@ def test_a_line_cut_short_by_the_kill_is_skipped(tmp_path, caplog):
     capture._lock.close()
     with caplog.at_level(logging.WARNING, logger="harness.model_server.capture"):
         recovered = CaptureSpool(spool).recover()
-    assert recovered == [tuple(item)]
+    assert [records for _, records in recovered] == [[tuple(item)]]
     assert any("skipped unreadable line" in r.getMessage() for r in caplog.records)
+
+
+def test_a_segment_uploaded_again_lands_once(moto_s3, s3, capture_bucket, tmp_path, monkeypatch):
+    spool = tmp_path / "spool"
+    config = capture_config(moto_s3, capture_bucket, spool)
+    first = DataCapture(config, s3).start()
+    record_some(first, 5)
+    # the server is killed after its upload, before it deletes the segment's file
+    monkeypatch.setattr(CaptureSpool, "remove", lambda self, name: None)
+    assert first.flush() == 5
+    die(first)
+    monkeypatch.undo()
+    keys_before, _ = read_capture(s3, capture_bucket)
+    successor = DataCapture(config, s3).start()
+    assert successor.records_recovered == 5  # the file was still there
+    wait_until(lambda: successor.records_written == 5, "the recovered upload", timeout=10)
+    keys_after, records = read_capture(s3, capture_bucket)
+    assert keys_after == keys_before  # the same object, written over
+    assert sorted(r["eventMetadata"]["inferenceId"] for r in records) == [
+        f"id-{i}" for i in range(5)
+    ]
+    successor.stop()
+
+
+class AnswerLost:
+    """An S3 client whose first put_object lands but whose answer never comes back."""
+
+    def __init__(self, s3):
+        self.s3, self.lost = s3, 0
+
+    def put_object(self, **kwargs):
+        answer = self.s3.put_object(**kwargs)
+        if not self.lost:
+            self.lost += 1
+            raise ConnectionResetError("the answer was lost")
+        return answer
+
+
+def test_a_put_retried_after_a_lost_answer_lands_once(moto_s3, s3, capture_bucket, tmp_path):
+    capture = DataCapture(
+        capture_config(moto_s3, capture_bucket, tmp_path / "spool"), AnswerLost(s3)
+    )
+    capture.start()
+    record_some(capture, 4)
+    assert capture.flush() == 0  # the client saw a failure: kept for the next flush
+    assert capture.flush() == 4
+    keys, records = read_capture(s3, capture_bucket)
+    assert len(keys) == 1 and len(records) == 4
+    capture.stop()
+
+
+def test_past_the_bound_the_oldest_batches_go_with_their_files(
+    moto_s3, s3, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setattr("harness.model_server.capture.MAX_PENDING_RECORDS", 5)
+    spool = tmp_path / "spool"
+    capture = DataCapture(capture_config(moto_s3, "no-such-bucket", spool), s3).start()
+    record_some(capture, 3)
+    capture.flush()  # fails: kept
+    assert len(segments(spool)) == 2  # the kept batch's segment and the current one
+    record_some(capture, 3)
+    with caplog.at_level(logging.ERROR, logger="harness.model_server.capture"):
+        capture.flush()  # fails again: 6 pending, over the bound of 5
+    assert capture.records_dropped == 3 and capture.pending == 3
+    assert any("dropped the 3 oldest record(s)" in r.getMessage() for r in caplog.records)
+    assert len(segments(spool)) == 2  # the dropped batch's file went with it
+    die(capture)
+    successor = DataCapture(capture_config(moto_s3, "no-such-bucket", spool), s3).start()
+    assert successor.records_recovered == 3
+    die(successor)
