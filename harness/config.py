@@ -68,6 +68,8 @@ ENV = {
     "HARNESS_PERSIST": ("persist", bool),
     "HARNESS_PERSIST_INTERVAL": ("persist_interval", float),  # seconds between snapshots
     "HARNESS_PERSIST_MAX_EXECUTIONS": ("persist_max_executions", int),
+    # the newest log events each CloudWatch log group keeps in the embedded emulator (0: all)
+    "HARNESS_LOG_EVENTS_KEPT": ("log_events_kept", int),
     # the interpreter per Lambda Runtime: auto | off | python3.12=/path,... (emulator/runtimes.py)
     "HARNESS_LAMBDA_RUNTIMES": ("lambda_runtimes", str),
     "HARNESS_LAMBDA_RUNTIMES_DIR": ("lambda_runtimes_dir", Path),  # their small environments
@@ -154,6 +156,7 @@ class Settings:
     persist: bool = True  # keep S3 and executions under <state_dir>/data across down/up
     persist_interval: float = 2.0  # a kill -9 loses at most this many seconds of changes
     persist_max_executions: int = 1000  # the newest ones kept on disk
+    log_events_kept: int = 5000  # per log group: about 1,000 invocations of a function
     lambda_runtimes: str = "auto"  # workers run under the interpreter their Runtime names
     lambda_runtimes_dir: Path = REPO_ROOT / ".venv" / "lambda-runtimes"
     sfn_mock_config: Path = REPO_ROOT / "statemachine" / "mocks" / "workflow.mocks.json"

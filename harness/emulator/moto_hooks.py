@@ -62,6 +62,9 @@ def check_hooks() -> None:
     from harness.emulator import sfn_ended
 
     raise_if(sfn_ended.problems())  # execution ends: waits, what moto keeps (sfn_ended.py)
+    from harness.emulator import logs
+
+    raise_if(logs.problems())  # log retention (logs.py)
 
 
 def raise_if(problems: list[str]) -> None:

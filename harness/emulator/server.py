@@ -24,7 +24,7 @@ import urllib.request
 from typing import Self
 
 from harness.config import Settings
-from harness.emulator import heap, http_server, moto_hooks, moto_speedups, sfn_ended
+from harness.emulator import heap, http_server, logs, moto_hooks, moto_speedups, sfn_ended
 from harness.emulator.contract import HEALTH_PATH, WAIT_EXECUTION_PATH
 from harness.emulator.worker_manager import WorkerManager
 from harness.errors import HarnessError
@@ -88,6 +88,7 @@ class EmbeddedAWS:
                 # any Step Functions request is let through (_sfn_ready)
                 stepfunctions=not self.settings.emulator_speedups,
             )
+            logs.install(self.settings.log_events_kept)
             if self.settings.persist:  # restored before anyone is answered
                 from harness.emulator.persistence import Persister
 
@@ -198,6 +199,7 @@ class EmbeddedAWS:
         response = Client(self._moto_app).post("/moto-api/reset")  # hooks and config stay
         if response.status_code != 200:
             raise HarnessError(f"moto's /moto-api/reset answered {response.status}")
+        logs.install(self.settings.log_events_kept)  # the reset renewed moto's trackers
         if self.persister is not None:
             self.persister.wipe()  # forgotten on disk too
 
@@ -218,6 +220,7 @@ class EmbeddedAWS:
             self.persister = None
         moto_speedups.uninstall()
         moto_hooks.uninstall()
+        logs.uninstall()
         heap.thaw()
         if self.url:
             if self._moto_port is None:
