@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import json
 import re
 
 import pytest
@@ -173,7 +174,11 @@ def test_the_shared_model_loader_goes_back_and_reads_the_same_models(aws):
         own = utils._load_service_model("sts", "service-2")
         moto_models.install()
         assert utils._load_service_model.__module__ == "harness.emulator.moto_models"
-        assert utils._load_service_model("sts", "service-2") == own
+        shared = utils._load_service_model("sts", "service-2")
+        # the same model, less its documentation text (moto never reads it)
+        assert "documentation" in json.dumps(own) and "documentation" not in json.dumps(shared)
+        moto_models._drop_documentation(own)
+        assert shared == own
     finally:
         if not was_installed:
             moto_models.uninstall()
@@ -204,3 +209,24 @@ def test_moto_and_our_clients_read_botocore_data_once_with_the_stock_models_for_
         "s3", region_name="us-east-1", endpoint_url=aws.url, **LOCAL_CREDENTIALS
     )
     assert "Buckets" in s3.list_buckets()
+
+
+def test_iam_lets_go_of_the_managed_policies_it_reads_only_on_request(aws, client, monkeypatch):
+    # issue 17: moto.iam held AWS's managed policies, 4.7 MB of JSON text, at all times
+    import sys
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam import models as iam
+
+    from harness.emulator import moto_models
+
+    aws.wait_stepfunctions()
+    if not moto_models._installed:
+        pytest.skip("the speed-ups are off (HARNESS_EMULATOR_SPEEDUPS=false)")
+    assert iam.aws_managed_policies_data is None
+    assert "moto.iam.aws_managed_policies" not in sys.modules
+    assert client("iam").list_policies(Scope="AWS")["Policies"] == []  # moto's default
+    # turned on, moto reads them again
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    backend = iam.IAMBackend("us-east-1", DEFAULT_ACCOUNT_ID)
+    assert len(backend.aws_managed_policies) > 1000
