@@ -53,6 +53,9 @@ def check_hooks() -> None:
     from harness.emulator import sfn_fixes
 
     raise_if(sfn_fixes.problems())  # where moto answered otherwise than AWS (sfn_fixes.py)
+    from harness.emulator import sfn_history
+
+    raise_if(sfn_history.problems())  # GetExecutionHistory's paging (sfn_history.py)
     from harness.emulator import sfn_teststate
 
     raise_if(sfn_teststate.problems())  # the TestState API (sfn_teststate.py)
@@ -248,6 +251,9 @@ def install_stepfunctions() -> None:
     from harness.emulator import sfn_fixes
 
     sfn_fixes.install()  # AWS's answers where moto's differ (tests/conformance/)
+    from harness.emulator import sfn_history
+
+    sfn_history.install()  # GetExecutionHistory's reverseOrder, maxResults and nextToken
     from harness.emulator import sfn_teststate
 
     sfn_teststate.install()  # the TestState API, `sfn.test_state`
@@ -297,6 +303,9 @@ def uninstall() -> None:
     from harness.emulator import sfn_fixes
 
     sfn_fixes.uninstall()
+    from harness.emulator import sfn_history
+
+    sfn_history.uninstall()
     from harness.emulator import sfn_teststate
 
     sfn_teststate.uninstall()
