@@ -1,4 +1,4 @@
-"""harness/emulator/sfn_fixes.py: each fix is in place while the embedded AWS runs, is put
+"""harness/emulator/sfn_fixes.py (and sfn_fixes_rules.py, fixes 4-10): each fix is in place while the embedded AWS runs, is put
 back exactly when it stops, and fails loudly when moto changes under it."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import inspect
 
 import pytest
 
-from harness.emulator import sfn_fixes
+from harness.emulator import sfn_fixes, sfn_fixes_rules
 from harness.errors import HarnessError
 
 
@@ -18,20 +18,25 @@ def test_no_problems_with_this_moto(aws):
 
 
 @pytest.mark.parametrize(
-    ("attribute", "value", "named"),
+    ("module", "attribute", "value", "named"),
     [
-        ("_DESCRIBE_MARK", "moto fixed it", "drop sfn_fixes fix 1"),
-        ("_EXTRACT_MARK", "moto fixed it", "drop sfn_fixes fix 2"),
-        ("_NO_DEFAULT_MARK", "moto fixed it", "check fix 4"),
-        ("_EXTRACT_HOLDERS", sfn_fixes._EXTRACT_HOLDERS[1:], "more modules bind extract_json"),
+        (sfn_fixes, "_DESCRIBE_MARK", "moto fixed it", "drop sfn_fixes fix 1"),
+        (sfn_fixes, "_EXTRACT_MARK", "moto fixed it", "drop sfn_fixes fix 2"),
+        (sfn_fixes_rules, "_NO_DEFAULT_MARK", "moto fixed it", "check fix 4"),
+        (
+            sfn_fixes,
+            "_EXTRACT_HOLDERS",
+            sfn_fixes._EXTRACT_HOLDERS[1:],
+            "more modules bind extract_json",
+        ),
     ],
 )
-def test_a_moved_point_is_named(monkeypatch, attribute, value, named):
+def test_a_moved_point_is_named(monkeypatch, module, attribute, value, named):
     """What moto's code looked like when a fix was written is part of problems(): a moto
     that no longer matches (moved, or fixed upstream) stops the emulator with its name."""
     from harness.emulator import moto_hooks
 
-    monkeypatch.setattr(sfn_fixes, attribute, value)
+    monkeypatch.setattr(module, attribute, value)
     found = sfn_fixes.problems()
     assert any(named in problem for problem in found), found
     with pytest.raises(HarnessError, match="moto changed under the emulator"):
@@ -66,19 +71,19 @@ def test_uninstall_puts_every_point_back_and_install_again(aws):
     ],
 )
 def test_string_matches(value, pattern, expected):
-    assert sfn_fixes.string_matches(value, pattern) is expected
+    assert sfn_fixes_rules.string_matches(value, pattern) is expected
 
 
 def test_timestamps():
     utc = datetime.UTC
-    assert sfn_fixes.string_to_timestamp("2016-08-18T17:33:00Z") == datetime.datetime(
+    assert sfn_fixes_rules.string_to_timestamp("2016-08-18T17:33:00Z") == datetime.datetime(
         2016, 8, 18, 17, 33, tzinfo=utc
     )
-    assert sfn_fixes.string_to_timestamp("2016-08-18T18:33:00.25+01:00") == datetime.datetime(
+    assert sfn_fixes_rules.string_to_timestamp("2016-08-18T18:33:00.25+01:00") == datetime.datetime(
         2016, 8, 18, 17, 33, 0, 250000, tzinfo=utc
     )
     for bad in ("2016-08-18 17:33:00Z", "2016-08-18T17:33:00", "yesterday", "2016-13-01T00:00:00Z"):
-        assert sfn_fixes.string_to_timestamp(bad) is None, bad
+        assert sfn_fixes_rules.string_to_timestamp(bad) is None, bad
     stamp = datetime.datetime(2019, 3, 26, 20, 14, 13, 192999, tzinfo=utc)
     assert sfn_fixes.aws_time(stamp) == "2019-03-26T20:14:13.192Z"
     assert sfn_fixes.aws_time("2019-03-26T21:14:13.192999+01:00") == "2019-03-26T20:14:13.192Z"
@@ -106,7 +111,11 @@ def test_definite_paths(path, definite):
 
 
 def test_tolerance():
-    assert not sfn_fixes.exceeds_tolerance(0, 4, 0, 0)
-    assert sfn_fixes.exceeds_tolerance(1, 4, 0, 0)  # nothing tolerated by default
-    assert not sfn_fixes.exceeds_tolerance(1, 4, 1, 0) and sfn_fixes.exceeds_tolerance(2, 4, 1, 0)
-    assert not sfn_fixes.exceeds_tolerance(2, 4, 0, 50) and sfn_fixes.exceeds_tolerance(3, 4, 0, 50)
+    assert not sfn_fixes_rules.exceeds_tolerance(0, 4, 0, 0)
+    assert sfn_fixes_rules.exceeds_tolerance(1, 4, 0, 0)  # nothing tolerated by default
+    assert not sfn_fixes_rules.exceeds_tolerance(1, 4, 1, 0) and sfn_fixes_rules.exceeds_tolerance(
+        2, 4, 1, 0
+    )
+    assert not sfn_fixes_rules.exceeds_tolerance(2, 4, 0, 50) and sfn_fixes_rules.exceeds_tolerance(
+        3, 4, 0, 50
+    )
