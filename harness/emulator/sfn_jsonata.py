@@ -50,17 +50,13 @@ moto_hooks.check_hooks() includes it.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import importlib
 import inspect
 import json
-import math
-import random
-import re
 import threading
-import uuid
 from typing import Any
+
+from harness.emulator import sfn_jsonata_eval as jsonata_eval
 
 _PARSER = "moto.stepfunctions.parser"
 _JSONATA = f"{_PARSER}.asl.jsonata.jsonata"
@@ -79,17 +75,6 @@ _ENCODE_HOLDERS = (_JSONATA, _STATES, _VARIABLE_STORE)  # modules holding the en
 
 _installed: dict[str, Any] = {}
 _lock = threading.Lock()
-
-# `$name` anywhere in an expression (string literals too: binding one variable too many is
-# harmless, missing one is not).
-_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_HASH_ALGORITHMS = {
-    "MD5": "md5",
-    "SHA-1": "sha1",
-    "SHA-256": "sha256",
-    "SHA-384": "sha384",
-    "SHA-512": "sha512",
-}
 
 
 # --- what moto and jsonata-python must have -------------------------------------------------
@@ -232,167 +217,13 @@ def problems() -> list[str]:
     return found
 
 
-# --- AWS's added functions ------------------------------------------------------------------
-
-
-class QueryError(Exception):
-    """An expression failed: States.QueryEvaluationError with this message as the cause."""
-
-
-def _aws_partition(array: Any, size: Any) -> list:
-    if not isinstance(array, list):
-        array = [] if array is None else [array]
-    if not _is_integer(size) or size <= 0:
-        raise QueryError(f"$partition: the chunk size must be a positive integer, got {size!r}")
-    size = int(size)
-    return [list(array[i : i + size]) for i in range(0, len(array), size)]
-
-
-def _aws_range(start: Any, end: Any, step: Any) -> list:
-    if not all(_is_integer(value) for value in (start, end, step)) or step == 0:
-        raise QueryError("$range: start, end and a non-zero step must be integers")
-    start, end, step = int(start), int(end), int(step)
-    return list(range(start, end + (1 if step > 0 else -1), step))
-
-
-def _aws_hash(data: Any, algorithm: Any) -> str:
-    name = _HASH_ALGORITHMS.get(algorithm) if isinstance(algorithm, str) else None
-    if name is None:
-        raise QueryError(
-            f"$hash: the algorithm must be one of {', '.join(_HASH_ALGORITHMS)}, got {algorithm!r}"
-        )
-    if not isinstance(data, str):
-        raise QueryError("$hash: the data to hash must be a string")
-    return hashlib.new(name, data.encode("utf-8")).hexdigest()
-
-
-def _aws_random(seed: Any = None) -> float:
-    if seed is None:
-        return random.random()
-    if not _is_integer(seed):
-        raise QueryError(f"$random: the seed must be an integer, got {seed!r}")
-    return random.Random(int(seed)).random()
-
-
-def _aws_uuid() -> str:
-    return str(uuid.uuid4())
-
-
-def _aws_parse(text: Any) -> Any:
-    if not isinstance(text, str):
-        raise QueryError("$parse: the argument must be a string holding JSON")
-    try:
-        return _to_jsonata(json.loads(text))
-    except ValueError as exc:
-        raise QueryError(f"$parse: the string is not valid JSON ({exc})") from None
-
-
-def _no_eval(*_args: Any) -> Any:
-    raise QueryError("$eval is not supported by Step Functions; use $parse")
-
-
-_AWS_FUNCTIONS = {
-    "partition": _aws_partition,
-    "range": _aws_range,
-    "hash": _aws_hash,
-    "random": _aws_random,
-    "uuid": _aws_uuid,
-    "parse": _aws_parse,
-    "eval": _no_eval,
-}
-
-
-def _is_integer(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and float(value).is_integer()
-    )
-
-
-# --- values in and out of jsonata-python ----------------------------------------------------
-
-
-def _to_jsonata(value: Any) -> Any:
-    """A copy of a JSON value in jsonata-python's terms: null is Utils.NULL_VALUE (a bound
-    None reads as undefined)."""
-    from jsonata.utils import Utils
-
-    if value is None:
-        return Utils.NULL_VALUE
-    if isinstance(value, dict):
-        return {key: _to_jsonata(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_to_jsonata(item) for item in value]
-    return value
-
-
-def _from_jsonata(value: Any) -> Any:
-    """A plain JSON value from a result; QueryError if it holds something JSON cannot."""
-    from jsonata.utils import Utils
-
-    if value is Utils.NULL_VALUE or value is None:
-        return None
-    if isinstance(value, bool | str):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise QueryError("returned a number JSON cannot hold")
-        return int(value) if value.is_integer() and abs(value) < 2**53 else value
-    if isinstance(value, dict):
-        return {key: _from_jsonata(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_from_jsonata(item) for item in value]
-    raise QueryError("returned an unsupported result type.")
-
-
-@functools.lru_cache(maxsize=4096)
-def _compile(expression: str) -> tuple[Any, frozenset[str]]:
-    """The parsed expression (AWS's functions registered) and the variable names it reads."""
-    import jsonata
-
-    compiled = jsonata.Jsonata(expression)
-    compiled.set_output_convert_nulls(False)  # keep null apart from undefined
-    for name, function in _AWS_FUNCTIONS.items():
-        compiled.register_lambda(name, function)
-    return compiled, frozenset(_VARIABLE.findall(expression))
-
-
-def _message(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    code = getattr(exc, "error", None)
-    return f"{code}: {text}" if isinstance(code, str) and not text.startswith(code) else text
-
-
-def evaluate(expression: str, bindings: dict[str, Any]) -> Any:
-    """Evaluate one JSONata expression; undefined is None, null is Utils.NULL_VALUE.
-    Raises QueryError (a bad expression, an error while evaluating it)."""
-    try:
-        compiled, _ = _compile(expression)
-    except Exception as exc:  # noqa: BLE001 - jsonata-python raises JException and others
-        raise QueryError(f"The JSONata expression '{expression}' is invalid: {_message(exc)}")
-    try:
-        return compiled.evaluate(None, bindings)
-    except QueryError as exc:
-        raise QueryError(f"The JSONata expression '{expression}' failed: {exc}") from None
-    except RecursionError:
-        raise QueryError(f"The JSONata expression '{expression}' recursed too deeply") from None
-    except Exception as exc:  # noqa: BLE001
-        raise QueryError(
-            f"The JSONata expression '{expression}' threw an error: {_message(exc)}"
-        ) from None
-
-
 def _eval_composed(text: str) -> Any:
     """moto's `_eval_jsonata`: the whole text moto composed; errors as moto's JSONataException."""
     from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
 
     try:
-        return _from_jsonata(evaluate(text, {}))
-    except QueryError as exc:
+        return jsonata_eval.from_jsonata(jsonata_eval.evaluate(text, {}))
+    except jsonata_eval.QueryError as exc:
         raise JSONataException("States.QueryEvaluationError", str(exc)) from None
 
 
@@ -408,13 +239,13 @@ def _bindings(env: Any, names: frozenset[str], with_states: bool) -> dict[str, A
             if with_states:
                 data = env.states._states_data
                 bindings["states"] = {
-                    key: _to_jsonata(data[key])
+                    key: jsonata_eval.to_jsonata(data[key])
                     for key in ("input", "context", "result", "errorOutput")
                     if key in data
                 }
             continue
         try:
-            bindings[name] = _to_jsonata(env.variable_store.get(name))
+            bindings[name] = jsonata_eval.to_jsonata(env.variable_store.get(name))
         except NoSuchVariable:
             pass  # a JSONata local, a function, or undefined: the expression decides
     return bindings
@@ -460,15 +291,17 @@ def _query_failure(env: Any, cause: str, location: str | None = None) -> Excepti
 
 def _evaluate_field(env: Any, expression: str, *, with_states: bool, defined: bool) -> Any:
     try:
-        _, names = _compile(expression)
-    except Exception:  # noqa: BLE001 - evaluate() reports the syntax error
+        _, names = jsonata_eval.compile_expression(expression)
+    except Exception:  # noqa: BLE001 - jsonata_eval.evaluate() reports the syntax error
         names = frozenset()
     try:
-        result = evaluate(expression, _bindings(env, names, with_states))
+        result = jsonata_eval.evaluate(expression, _bindings(env, names, with_states))
         if result is None and defined:
-            raise QueryError(f"The JSONata expression '{expression}' returned nothing (undefined).")
-        return _from_jsonata(result)
-    except QueryError as exc:
+            raise jsonata_eval.QueryError(
+                f"The JSONata expression '{expression}' returned nothing (undefined)."
+            )
+        return jsonata_eval.from_jsonata(result)
+    except jsonata_eval.QueryError as exc:
         cause = str(exc)
         if not cause.startswith("The JSONata expression"):
             cause = f"The JSONata expression '{expression}' {cause}"
@@ -514,7 +347,7 @@ def _seconds_get_wait_seconds(self: Any, env: Any) -> int:
     States.QueryEvaluationError (moto called int() on it: a ValueError, States.Runtime)."""
     self.string_jsonata.eval(env=env)
     value = env.stack.pop()
-    if not _is_integer(value) or value < 0:
+    if not jsonata_eval.is_integer(value) or value < 0:
         cause = _unexpected_type(self.string_jsonata.expression, "Seconds", "integer", value)
         raise _query_failure(env, cause, "Seconds")
     return int(value)
