@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.parse_args(argv)  # no options of its own: --help, and a clear error for a typo
 
+    from harness.emulator import heap
+
+    heap.limit_malloc_arenas()  # before any thread starts (heap.py says why)
     from harness.emulator.server import EmbeddedAWS  # after --help: it loads moto's server
 
     settings = Settings.from_env()
