@@ -205,41 +205,24 @@ def _error_equals_fixed(original):
 def points(original: Callable[[Any, str], Any]) -> dict[str, tuple[Any, str, Any]]:
     """name -> (owner, attribute, replacement) of fixes 4-10; `original(owner, attribute)` is
     what moto had there (sfn_fixes keeps it while installed)."""
+    wrapped = (  # (module, class, attribute, the fix given moto's original)
+        (_CHOICE, "StateChoice", "_eval_state", _choice_eval_state_fixed),
+        (_STRING_EXPRESSION, "StringIntrinsicFunction", "_eval_body", _intrinsic_eval_body_fixed),
+        (_DISTRIBUTED, "DistributedIterationComponent", "_map_run", _map_run_fixed),
+        (_ERROR_EQUALS, "ErrorEqualsDecl", "_eval_body", _error_equals_fixed),
+    )
+    replaced = (  # (module, class, attribute, what takes its place)
+        (_COMPARISON, "ComparisonVariable", "_eval_body", _comparison_eval_body),
+        (_IS, "IsTimestamp", "string_to_timestamp", staticmethod(string_to_timestamp)),
+        (_STRINGS, "StringMatches", "_compare", staticmethod(string_matches)),
+    )
     points = {}
-    choice = importlib.import_module(_CHOICE).StateChoice
-    points["StateChoice._eval_state"] = (
-        choice,
-        "_eval_state",
-        _choice_eval_state_fixed(original(choice, "_eval_state")),
-    )
-    comparison = importlib.import_module(_COMPARISON).ComparisonVariable
-    points["ComparisonVariable._eval_body"] = (comparison, "_eval_body", _comparison_eval_body)
-    is_timestamp = importlib.import_module(_IS).IsTimestamp
-    points["IsTimestamp.string_to_timestamp"] = (
-        is_timestamp,
-        "string_to_timestamp",
-        staticmethod(string_to_timestamp),
-    )
-    matches = importlib.import_module(_STRINGS).StringMatches
-    points["StringMatches._compare"] = (matches, "_compare", staticmethod(string_matches))
-    intrinsic = importlib.import_module(_STRING_EXPRESSION).StringIntrinsicFunction
-    points["StringIntrinsicFunction._eval_body"] = (
-        intrinsic,
-        "_eval_body",
-        _intrinsic_eval_body_fixed(original(intrinsic, "_eval_body")),
-    )
-    distributed = importlib.import_module(_DISTRIBUTED).DistributedIterationComponent
-    points["DistributedIterationComponent._map_run"] = (
-        distributed,
-        "_map_run",
-        _map_run_fixed(original(distributed, "_map_run")),
-    )
-    error_equals = importlib.import_module(_ERROR_EQUALS).ErrorEqualsDecl
-    points["ErrorEqualsDecl._eval_body"] = (
-        error_equals,
-        "_eval_body",
-        _error_equals_fixed(original(error_equals, "_eval_body")),
-    )
+    for module, name, attribute, fixed in wrapped:
+        owner = getattr(importlib.import_module(module), name)
+        points[f"{name}.{attribute}"] = (owner, attribute, fixed(original(owner, attribute)))
+    for module, name, attribute, value in replaced:
+        owner = getattr(importlib.import_module(module), name)
+        points[f"{name}.{attribute}"] = (owner, attribute, value)
     return points
 
 
