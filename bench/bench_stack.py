@@ -151,9 +151,11 @@ def idle_memory(settings: Settings) -> dict:
 
 
 def profile_role(cmdline: str) -> str | None:
-    """A profiled subprocess's role: the emulator's children are Lambda workers; the model
-    server's children stay in its role."""
-    return "lambda-workers" if "awslambdaric" in cmdline else None
+    """A profiled subprocess's role: the emulator's children are Lambda workers (started
+    fresh: `-m awslambdaric`; forked: their template's command line, worker_template.py);
+    the model server's children stay in its role."""
+    worker = "awslambdaric" in cmdline or "worker_template.py" in cmdline
+    return "lambda-workers" if worker else None
 
 
 def profiled_pass(settings: Settings, sfn, machine: str, keys: list[str], args) -> dict:
