@@ -7,8 +7,9 @@ AWS (API reference, GetExecutionHistory): `reverseOrder` lists the newest first;
 remain; the token is good for the same call only, anything else fails with `InvalidToken`.
 So `reverseOrder=True, maxResults=1` (the last event: how a caller reads a failure's cause,
 harness.executions.api._last_error too) answered the first event instead, and a
-`maxResults` page never ended early. `includeExecutionData` is still ignored (events keep
-their input and output).
+`maxResults` page never ended early. `includeExecutionData: false` ("whether execution data
+(input or output of a history event) is returned") now leaves each event's `input` and
+`output` out.
 """
 
 from __future__ import annotations
@@ -24,6 +25,18 @@ MAX_PAGE = 1000
 
 _installed: dict[str, Any] = {}
 _lock = threading.Lock()
+
+
+def without_data(events: list) -> list:
+    """The events without the execution data in their details (`input`, `output`)."""
+    out = []
+    for event in events:
+        event = dict(event)
+        for key, details in event.items():
+            if key.endswith("EventDetails") and isinstance(details, dict):
+                event[key] = {k: v for k, v in details.items() if k not in ("input", "output")}
+        out.append(event)
+    return out
 
 
 def page(events: list, arn: str, reverse: bool, size: int | None, token: str | None) -> dict:
@@ -82,6 +95,8 @@ def _paged(original):
             raise (
                 InvalidToken() if field == "nextToken" else ValidationException(message)
             ) from None
+        if self._get_param("includeExecutionData") is False:
+            answer["events"] = without_data(answer["events"])
         return type(result)({**body, **answer})
 
     return get_execution_history

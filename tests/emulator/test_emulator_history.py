@@ -109,3 +109,18 @@ def test_the_harness_reads_a_failure_from_the_last_event(aws, sfn, role_arn):
     # the fallback for APIs that leave error and cause out of DescribeExecution
     arn = ended(sfn, role_arn, states=1, fail=True)
     assert api._last_error(sfn, arn) == ("E", "c")
+
+
+def test_without_execution_data_events_keep_no_input_or_output(aws, sfn, role_arn):
+    arn = ended(sfn, role_arn, states=2)
+
+    def data(**kwargs) -> set[str]:
+        found = set()
+        for event in sfn.get_execution_history(executionArn=arn, **kwargs)["events"]:
+            for key, details in event.items():
+                if key.endswith("EventDetails"):
+                    found |= {field for field in ("input", "output") if field in details}
+        return found
+
+    assert data() == data(includeExecutionData=True) == {"input", "output"}
+    assert data(includeExecutionData=False) == set()
