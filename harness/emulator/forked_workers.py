@@ -26,6 +26,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -35,6 +36,35 @@ TEMPLATE_SCRIPT = Path(__file__).with_name("worker_template.py")
 # PYTHON* (PYTHONHASHSEED, PYTHONWARNINGS, ...) and the locale (PEP 538's coercion sets LC_CTYPE)
 _AT_START = ("PYTHON", "LANG", "LC_ALL", "LC_CTYPE")
 READY_TIMEOUT = 30.0  # a busy 2-core machine, cold caches: importing boto3 takes ~1 s
+FOLDER_PREFIX = "scones-lambda-template-"
+
+
+def sweep_stale_folders(root: str | None = None) -> list[str]:
+    """Remove template folders whose socket nobody holds any more; the ones removed.
+
+    A template removes its folder when its emulator goes, but not when a SIGKILL takes it
+    too (`down` after an emulator that would not stop). A folder older than a template's
+    start whose socket is not in /proc/net/unix (Linux's list of bound sockets) is such a
+    leftover; elsewhere nothing is swept."""
+    try:
+        with open("/proc/net/unix") as table:
+            bound = {line.split()[-1] for line in table.readlines()[1:] if len(line.split()) > 7}
+    except OSError:
+        return []
+    removed = []
+    root = root or tempfile.gettempdir()
+    for name in os.listdir(root):
+        folder = os.path.join(root, name)
+        if not name.startswith(FOLDER_PREFIX) or os.path.join(folder, "fork.sock") in bound:
+            continue
+        try:
+            info = os.stat(folder)
+        except OSError:
+            continue
+        if info.st_uid == os.getuid() and time.time() - info.st_mtime > READY_TIMEOUT:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 class ForkedProcess:
@@ -76,7 +106,7 @@ class WorkerTemplate:
 
     def __init__(self, python: str, env: dict[str, str]):
         self._env = env
-        self._dir = tempfile.mkdtemp(prefix="scones-lambda-template-")
+        self._dir = tempfile.mkdtemp(prefix=FOLDER_PREFIX)
         self._socket = os.path.join(self._dir, "fork.sock")
         self.proc = subprocess.Popen(
             [python, str(TEMPLATE_SCRIPT), self._socket],
@@ -155,6 +185,7 @@ class WorkerTemplates:
 
     def __init__(self, environment: Callable[[str], dict[str, str]]):
         self._environment = environment  # an interpreter's: sandbox.runtime_environment
+        sweep_stale_folders()
         self._by_python: dict[str, WorkerTemplate | None] = {}
         self._lock = threading.Lock()
         self.failures: dict[str, str] = {}

@@ -132,3 +132,38 @@ def test_closing_the_emulator_s_pools_ends_the_templates_and_their_workers(
         what="the template and its workers to end",
     )
     assert _invoke_ok(invoke, name) == 1  # pools and templates come back on demand
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/unix"), reason="Linux's list of bound sockets")
+def test_a_templates_folder_left_by_a_kill_is_swept_and_a_live_one_is_not(tmp_path):
+    import socket
+    import time
+
+    from harness.emulator.forked_workers import FOLDER_PREFIX, READY_TIMEOUT, sweep_stale_folders
+
+    def folder(name: str, listening: bool | None, age: float) -> tuple:
+        path = tmp_path / f"{FOLDER_PREFIX}{name}"
+        path.mkdir()
+        held = None
+        if listening is not None:  # a socket file; held open (bound) only when listening
+            held = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            held.bind(str(path / "fork.sock"))
+            held.listen(1)
+            if not listening:
+                held.close()  # what a SIGKILL leaves: the file, and nobody bound to it
+                held = None
+        stamp = time.time() - age
+        os.utime(path, (stamp, stamp))
+        return path, held
+
+    old = READY_TIMEOUT + 60
+    killed, _ = folder("killed", listening=False, age=old)
+    live, held = folder("live", listening=True, age=old)
+    starting, _ = folder("starting", listening=None, age=0)  # not bound yet
+    other = tmp_path / "someone-else"
+    other.mkdir()
+    try:
+        assert sweep_stale_folders(str(tmp_path)) == [str(killed)]
+    finally:
+        held.close()
+    assert not killed.exists() and live.exists() and starting.exists() and other.exists()
