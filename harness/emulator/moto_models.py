@@ -82,6 +82,15 @@ def _drop_documentation(model: dict) -> None:
             pending.extend(value for value in node if isinstance(value, dict | list))
 
 
+def _managed_policies_back() -> None:
+    """moto.iam's managed policies, imported again if they were let go."""
+    from moto.iam import models as iam
+
+    if iam.aws_managed_policies_data is None:
+        module = importlib.import_module("moto.iam.aws_managed_policies")
+        iam.aws_managed_policies_data = module.aws_managed_policies_data
+
+
 def _release_managed_policies() -> None:
     from moto.iam import models as iam
     from moto.settings import load_iam_aws_managed_policies
@@ -91,9 +100,8 @@ def _release_managed_policies() -> None:
     original = _installed["init_aws_policies"] = iam.IAMBackend._init_aws_policies
 
     def init_aws_policies(backend) -> list:
-        if load_iam_aws_managed_policies() and iam.aws_managed_policies_data is None:
-            module = importlib.import_module("moto.iam.aws_managed_policies")
-            iam.aws_managed_policies_data = module.aws_managed_policies_data
+        if load_iam_aws_managed_policies():
+            _managed_policies_back()
         return original(backend)
 
     iam.IAMBackend._init_aws_policies = init_aws_policies
@@ -173,6 +181,4 @@ def uninstall() -> None:
         from moto.iam import models as iam
 
         iam.IAMBackend._init_aws_policies = init_aws_policies
-        if iam.aws_managed_policies_data is None:
-            module = importlib.import_module("moto.iam.aws_managed_policies")
-            iam.aws_managed_policies_data = module.aws_managed_policies_data
+        _managed_policies_back()
