@@ -27,6 +27,7 @@ from harness.config import Settings
 from harness.emulator import heap, http_server, logs, moto_hooks, moto_speedups, sfn_ended
 from harness.emulator.contract import HEALTH_PATH, WAIT_EXECUTION_PATH
 from harness.emulator.worker_manager import WorkerManager
+from harness.emulator.workers import PoolOptions
 from harness.errors import HarnessError
 
 
@@ -70,12 +71,14 @@ class EmbeddedAWS:
         self._moto_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(port)
         self.manager = WorkerManager(
-            host=host,
-            endpoint_url=self.url,
-            state_dir=self.settings.state_dir,
-            min_workers=self.settings.lambda_workers_per_function,
-            max_workers=self.settings.lambda_max_workers_per_function,
-            idle_seconds=self.settings.lambda_idle_seconds,
+            PoolOptions(
+                host=host,
+                endpoint_url=self.url,
+                state_dir=self.settings.state_dir,
+                min_workers=self.settings.lambda_workers_per_function,
+                max_workers=self.settings.lambda_max_workers_per_function,
+                idle_seconds=self.settings.lambda_idle_seconds,
+            ),
             fork_workers=self.settings.lambda_fork_workers,
         )
         try:

@@ -5,48 +5,33 @@ worker templates (forked_workers.py) the pools fork from.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from pathlib import Path
 from typing import Any
 
 from harness.emulator.forked_workers import WorkerTemplates
-from harness.emulator.runtimes import Runtimes
 from harness.emulator.runtimes import shared as shared_runtimes
 from harness.emulator.sandbox import runtime_environment
-from harness.emulator.workers import FunctionPool, WorkerState
+from harness.emulator.workers import FunctionPool, PoolOptions, WorkerState
 
 
 class WorkerManager:
     """All pools, by function version; the hook moto's `_invoke_lambda` calls."""
 
-    def __init__(
-        self,
-        *,
-        host: str,
-        endpoint_url: str,
-        state_dir: Path,
-        min_workers: int,
-        max_workers: int,
-        idle_seconds: float = 0.0,
-        runtimes: Runtimes | None = None,
-        fork_workers: bool = True,
-    ):
+    def __init__(self, options: PoolOptions, *, fork_workers: bool = True):
         from harness.config import Settings
 
         # LAMBDA_FORK_WORKERS: workers forked from a warm template per interpreter
         self._templates = WorkerTemplates(runtime_environment) if fork_workers else None
-        self._options = {
-            "host": host,
-            "endpoint_url": endpoint_url,
-            "state_dir": Path(state_dir),
-            "min_workers": min_workers,
-            "max_workers": max_workers,
-            "idle_seconds": idle_seconds,
+        self._options = dataclasses.replace(
+            options,
+            state_dir=Path(options.state_dir),
             # HARNESS_LAMBDA_RUNTIMES: which interpreter each Runtime runs under
-            "runtimes": runtimes or shared_runtimes(Settings.from_env()),
-            "templates": self._templates,
-        }
+            runtimes=options.runtimes or shared_runtimes(Settings.from_env()),
+            templates=self._templates,
+        )
         self._pools: dict[tuple, FunctionPool] = {}
         self._lock = threading.Lock()
 
@@ -57,7 +42,7 @@ class WorkerManager:
             if pool is None or pool.function is not function:  # recreated under the same name
                 if pool is not None:
                     pool.close()
-                pool = self._pools[key] = FunctionPool(function, **self._options)
+                pool = self._pools[key] = FunctionPool(function, self._options)
         return pool
 
     def prewarm(self, function: Any) -> None:

@@ -59,35 +59,37 @@ class _Slot:
     idle_since: float = 0.0  # when it last became IDLE (retired after idle_seconds)
 
 
+@dataclass(frozen=True)
+class PoolOptions:
+    """What every pool of one emulator shares (worker_manager.WorkerManager holds it)."""
+
+    host: str  # where a worker's Runtime API listens
+    endpoint_url: str  # the emulator, as the functions' AWS endpoint
+    state_dir: Path
+    min_workers: int
+    max_workers: int
+    # workers beyond the minimum that stay idle this long end, as Lambda reclaims idle
+    # environments: the pool shrinks back after a burst (0: never)
+    idle_seconds: float = 0.0
+    runtimes: Runtimes | None = None  # None: each Runtime under this interpreter
+    templates: WorkerTemplates | None = None  # None: every worker starts fresh
+
+
 class FunctionPool:
     """The warm workers of one function version and the invocations waiting for them."""
 
-    def __init__(
-        self,
-        function: Any,
-        *,
-        host: str,
-        endpoint_url: str,
-        state_dir: Path,
-        min_workers: int,
-        max_workers: int,
-        idle_seconds: float = 0.0,
-        runtimes: Runtimes | None = None,
-        templates: WorkerTemplates | None = None,
-    ):
+    def __init__(self, function: Any, options: PoolOptions):
         self.function = function
-        self._runtimes = runtimes or Runtimes()
+        self._runtimes = options.runtimes or Runtimes()
         self._runtime_noted = False
-        self._templates = templates  # None: every worker starts fresh
+        self._templates = options.templates
         self._fresh_noted = False
-        self.host = host
-        self._endpoint_url = endpoint_url
-        self._state_dir = state_dir
-        self._min = max(1, min_workers)
-        self._max = max(self._min, max_workers)
-        # workers beyond the minimum that stay idle this long end, as Lambda reclaims idle
-        # environments: the pool shrinks back after a burst (0: never)
-        self._idle_seconds = idle_seconds
+        self.host = options.host
+        self._endpoint_url = options.endpoint_url
+        self._state_dir = options.state_dir
+        self._min = max(1, options.min_workers)
+        self._max = max(self._min, options.max_workers)
+        self._idle_seconds = options.idle_seconds
         self._cond = threading.Condition()
         self._queue: collections.deque[Invocation] = collections.deque()
         self._slots: dict[Worker, _Slot] = {}  # the live workers

@@ -5,6 +5,7 @@ workers behind when it dies. (Every other Lambda test runs on forked workers too
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -46,7 +47,8 @@ def test_a_forked_worker_sees_what_a_fresh_process_sees(aws, make_function, invo
     seen = {}
     for mode in ("forked", "fresh"):
         if mode == "fresh":  # pools made from now on start their workers as fresh processes
-            monkeypatch.setitem(aws.manager._options, "templates", None)
+            fresh = dataclasses.replace(aws.manager._options, templates=None)
+            monkeypatch.setattr(aws.manager, "_options", fresh)
         name = make_function(WHAT_IT_SEES, env={"MODE": "same"})
         got = _invoke_ok(invoke, name)
         assert aws.manager.workers(name) == 1

@@ -6,6 +6,7 @@ import concurrent.futures
 import os
 import time
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -327,7 +328,7 @@ def test_idle_workers_beyond_the_minimum_end(aws, make_function, invoke, monkeyp
     environments; the function still answers afterwards."""
     from concurrent.futures import ThreadPoolExecutor
 
-    monkeypatch.setitem(aws.manager._options, "min_workers", 1)
+    monkeypatch.setattr(aws.manager, "_options", replace(aws.manager._options, min_workers=1))
     name = make_function(
         "import time\ndef handler(event, context):\n    time.sleep(0.5)\n    return 1\n"
     )
