@@ -6,9 +6,8 @@ list append, not an HTTP call. Lines Lambda itself writes (START/END/REPORT) com
 Retention: each log group keeps its newest HARNESS_LOG_EVENTS_KEPT events; older ones go, as
 a retention policy drops them on AWS (by age there). Lambda writes about four events an
 invocation, so without a bound a long session grew by ~5 KB an execution for ever (bench/
-soak.py). moto also appends every LogEvent to `LogEvent.instances_tracked`, which only its
-dashboard and its reset read; `install()` makes that tracker keep nothing, or no event could
-ever be freed.
+soak.py). A dropped event is freed only because moto's model tracker keeps no LogEvent
+(moto_trackers.py).
 """
 
 from __future__ import annotations
@@ -22,36 +21,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 
-class _KeepsNothing(list):
-    """A model tracker that tracks nothing (moto's BaseModel.__new__ appends to it)."""
-
-    def append(self, item: Any) -> None:
-        pass
-
-
 def install(max_events: int) -> None:
-    """Bound each group to `max_events` and stop moto from tracking every log event (again after
-    each reset, which renews moto's trackers)."""
-    from moto.logs.models import LogEvent
-
+    """Bound each group to `max_events`."""
     retention.max_events = max_events
-    LogEvent.instances_tracked = _KeepsNothing()
 
 
 def uninstall() -> None:
-    from moto.logs.models import LogEvent
-
     retention.max_events = 0
-    LogEvent.instances_tracked = []
 
 
 def problems() -> list[str]:
     """What this module reads of moto's logs models, tried on a backend of its own."""
-    from moto.logs.models import LogEvent, LogsBackend
+    from moto.logs.models import LogsBackend
 
     found = []
-    if not isinstance(getattr(LogEvent, "instances_tracked", None), list):
-        found.append("LogEvent.instances_tracked (moto's model tracker) is gone")
     try:
         backend = LogsBackend("us-east-1", "123456789012")
         backend.ensure_log_group("g")

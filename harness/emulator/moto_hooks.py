@@ -68,6 +68,9 @@ def check_hooks() -> None:
     from harness.emulator import logs
 
     raise_if(logs.problems())  # log retention (logs.py)
+    from harness.emulator import moto_trackers
+
+    raise_if(moto_trackers.problems())  # the model trackers kept empty (moto_trackers.py)
 
 
 def raise_if(problems: list[str]) -> None:

@@ -24,7 +24,15 @@ import urllib.request
 from typing import Self
 
 from harness.config import Settings
-from harness.emulator import heap, http_server, logs, moto_hooks, moto_speedups, sfn_ended
+from harness.emulator import (
+    heap,
+    http_server,
+    logs,
+    moto_hooks,
+    moto_speedups,
+    moto_trackers,
+    sfn_ended,
+)
 from harness.emulator.contract import HEALTH_PATH, WAIT_EXECUTION_PATH
 from harness.emulator.worker_manager import WorkerManager
 from harness.emulator.workers import PoolOptions
@@ -92,6 +100,7 @@ class EmbeddedAWS:
                 stepfunctions=not self.settings.emulator_speedups,
             )
             logs.install(self.settings.log_events_kept)
+            moto_trackers.install()
             if self.settings.persist:  # restored before anyone is answered
                 from harness.emulator.persistence import Persister
 
@@ -202,7 +211,7 @@ class EmbeddedAWS:
         response = Client(self._moto_app).post("/moto-api/reset")  # hooks and config stay
         if response.status_code != 200:
             raise HarnessError(f"moto's /moto-api/reset answered {response.status}")
-        logs.install(self.settings.log_events_kept)  # the reset renewed moto's trackers
+        moto_trackers.install()  # the reset put moto's own trackers back
         if self.persister is not None:
             self.persister.wipe()  # forgotten on disk too
 
@@ -224,6 +233,7 @@ class EmbeddedAWS:
         moto_speedups.uninstall()
         moto_hooks.uninstall()
         logs.uninstall()
+        moto_trackers.uninstall()
         heap.thaw()
         if self.url:
             if self._moto_port is None:

@@ -13,10 +13,9 @@ terminated`): waiters wake, and what moto would keep of the run for ever is let 
 - moto appends every thread its interpreter starts (about five per execution) to
   `parser.utils.TMP_THREADS`, a module list nothing empties (LocalStack's shutdown hook,
   absent here); finished ones are dropped.
-- each execution runs on a deep copy of its state machine, and moto's model tracker
-  (`StateMachine.instances_tracked`, emptied only by a reset) keeps every copy; the ended
-  execution's copy is dropped from it.
-Without the last two the emulator grew by ~10 KB per execution for ever (bench/soak.py).
+Without that, and without moto_trackers.py (each execution's deep copy of its state machine
+was kept by moto's model tracker), the emulator grew by ~10 KB per execution for ever
+(bench/soak.py).
 """
 
 from __future__ import annotations
@@ -55,10 +54,6 @@ def problems() -> list[str]:
         found.append("BaseExecutionWorkerCommunication.terminated(self) changed")
     if not isinstance(threads, list):
         found.append("moto.stepfunctions.parser.utils.TMP_THREADS is no longer a list")
-    from moto.stepfunctions.models import StateMachine
-
-    if not isinstance(getattr(StateMachine, "instances_tracked", None), list):
-        found.append("StateMachine.instances_tracked (moto's model tracker) is gone")
     return found
 
 
@@ -80,7 +75,6 @@ def install() -> None:
     def terminated(self) -> None:
         original(self)
         _signal(self.execution.exec_arn)
-        _untrack(self.execution.state_machine)
         # in place: every engine module shares this one list object. An append racing the
         # swap may be dropped, which costs nothing: moto never reads the list back.
         threads[:] = [thread for thread in threads if thread.is_alive()]
@@ -99,18 +93,6 @@ def installed() -> dict[str, Any]:
     """{"Owner.name": what was there before install()} (for the restore test)."""
     with _lock:
         return {f"{owner.__name__}.terminated": original for owner, original in _installed.values()}
-
-
-def _untrack(machine: Any) -> None:
-    """Drop the execution's own copy of its state machine from moto's model tracker."""
-    tracked = getattr(type(machine), "instances_tracked", None)
-    if not isinstance(tracked, list):
-        return
-    with _lock:  # moto only appends: an index found here stays right under our own lock
-        for index in range(len(tracked) - 1, -1, -1):  # the copy is among the newest
-            if tracked[index] is machine:
-                del tracked[index]
-                return
 
 
 def _signal(arn: str) -> None:

@@ -1,5 +1,6 @@
 """CloudWatch Logs retention in the embedded emulator (harness/emulator/logs.py): each log group
-keeps its newest HARNESS_LOG_EVENTS_KEPT events, and a dropped event is really freed."""
+keeps its newest HARNESS_LOG_EVENTS_KEPT events, and a dropped event is really freed (moto's
+tracker keeps none: moto_trackers.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import weakref
 import pytest
 from moto.logs.models import LogEvent, LogsBackend
 
-from harness.emulator import logs
+from harness.emulator import logs, moto_trackers
 from harness.emulator.logs import Retention
 
 
@@ -59,7 +60,9 @@ def test_zero_keeps_everything():
 @pytest.fixture
 def installed():
     logs.install(10)
+    moto_trackers.install()
     yield logs.retention
+    moto_trackers.uninstall()
     logs.uninstall()
 
 
@@ -75,11 +78,13 @@ def test_a_dropped_event_is_freed(installed):
 
 
 def test_uninstall_gives_moto_its_tracker_back(installed):
+    moto_trackers.uninstall()
     logs.uninstall()
     event = LogEvent(0, {"timestamp": 0, "message": "m"})
     assert LogEvent.instances_tracked[-1] is event
     assert logs.retention.max_events == 0
     logs.install(10)  # for the fixture's uninstall
+    moto_trackers.install()
 
 
 def test_the_emulator_applies_the_setting_to_a_functions_log_group(
