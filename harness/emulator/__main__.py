@@ -35,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.parse_args(argv)  # no options of its own: --help, and a clear error for a typo
 
-    from harness.emulator import heap
+    from harness import c_allocator
 
-    heap.limit_malloc_arenas()  # before any thread starts (heap.py says why)
+    c_allocator.limit_arenas()  # before any thread starts (c_allocator.py says why)
     from harness.emulator.server import EmbeddedAWS  # after --help: it loads moto's server
 
     settings = Settings.from_env()

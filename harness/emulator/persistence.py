@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.emulator.persistence_bodies import BodyReleases
@@ -66,6 +67,7 @@ class Persister:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._original_create = None
+        self.after_write: Callable[[], None] | None = None  # a snapshot wrote something
 
     @classmethod
     def for_settings(cls, settings) -> Persister:
@@ -197,7 +199,9 @@ class Persister:
 
     def snapshot_safely(self) -> None:
         try:
-            self.snapshot()
+            wrote = self.snapshot()
+            if any(wrote.values()) and self.after_write is not None:
+                self.after_write()
         except Exception as exc:  # noqa: BLE001 - a full disk must not end the emulator
             message = f"snapshot failed: {exc!r}"
             if message != self.last_error:

@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 from typing import Self
 
+from harness import c_allocator
 from harness.config import Settings
 from harness.emulator import (
     heap,
@@ -52,6 +53,8 @@ class EmbeddedAWS:
         self._sfn_ready = threading.Event()
         self._sfn_error: Exception | None = None
         self.persister = None  # S3 and executions under <state_dir>/data (persistence.py)
+        # what a burst of requests (or the warm-up) freed goes back to the system after it
+        self.trimmer = c_allocator.TrimWhenQuiet()
 
     def start(self) -> EmbeddedAWS:
         from werkzeug.serving import make_server
@@ -105,6 +108,7 @@ class EmbeddedAWS:
                 from harness.emulator.persistence import Persister
 
                 self.persister = Persister.for_settings(self.settings)
+                self.persister.after_write = self.trimmer.busy  # its writes churn the heap too
                 self.persister.restore()
                 self.persister.start()
         except BaseException:
@@ -114,6 +118,7 @@ class EmbeddedAWS:
             target=self._server.serve_forever, daemon=True, name="embedded-aws"
         )
         self._thread.start()
+        self.trimmer.start()
         if self.settings.emulator_speedups:
             threading.Thread(
                 target=self._warm_stepfunctions, daemon=True, name="sfn-warm-up"
@@ -132,6 +137,7 @@ class EmbeddedAWS:
             moto_speedups.warm_up(self.settings.region)
             self._warm_sagemaker()
             heap.freeze()  # everything imported and warmed stays: no collection walks it again
+            self.trimmer.busy()  # the warm-up's scratch goes once it is quiet
         except Exception as exc:  # noqa: BLE001 - reported on every Step Functions request
             self._sfn_error = exc
             print(f"error: Step Functions will not run: {exc}", file=sys.stderr, flush=True)
@@ -176,6 +182,7 @@ class EmbeddedAWS:
             "lambda_workers": self.manager.workers() if self.manager else 0,
             "wait_execution": True,  # WAIT_EXECUTION_PATH: clients need not poll
             "persistence": self.persister.health() if self.persister else {"enabled": False},
+            "memory_trims": self.trimmer.releases,  # c_allocator.TrimWhenQuiet
         }
 
     def _with_health(self, app):
@@ -187,6 +194,7 @@ class EmbeddedAWS:
                     [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
                 )
                 return [body]
+            self.trimmer.busy()  # health checks are not work: the stack's pollers never stop
             if environ.get("PATH_INFO") == WAIT_EXECUTION_PATH:
                 return sfn_ended.answer(environ, start_response)
             if environ.get("HTTP_X_AMZ_TARGET", "").startswith("AWSStepFunctions"):
@@ -230,6 +238,7 @@ class EmbeddedAWS:
         if self.persister is not None:  # nothing writes any more: the final snapshot
             self.persister.stop()
             self.persister = None
+        self.trimmer.stop()
         moto_speedups.uninstall()
         moto_hooks.uninstall()
         logs.uninstall()
