@@ -3,8 +3,8 @@
     .venv/bin/python bench/soak.py [--executions 5000] [--parallel 16]
 
 On a stack of its own (free ports, fresh state folder) it runs the test images round-robin.
-At 20 % and 60 % of the run it SIGKILLs the model server (its supervisor brings the standby
-in), at 40 % one Lambda worker. It then checks what issue 15 asks, prints the figures and
+At 20 % and 60 % of the run it SIGKILLs the model server (its supervisor forks a new one),
+at 40 % one Lambda worker. It then checks what issue 15 asks, prints the figures and
 writes bench/results/soak.json; it exits 1 when a check fails:
 - every execution ends (none left RUNNING) and every failure carries a named error;
 - transient endpoint failures are absorbed by the Retry (no execution ends on one);
@@ -66,7 +66,7 @@ def kill_model_server(settings: Settings) -> dict:
     os.kill(victim, signal.SIGKILL)
     wait_until(
         lambda: embedded.supervisor_status(settings)["child_pid"] != victim,
-        "the model server's standby to take over",
+        "the model server's replacement",
         timeout=10,
     )
     return {"killed": "model-server", "pid": victim}
@@ -143,7 +143,7 @@ def run(settings: Settings, keys: list[str], executions: int, parallel: int) -> 
             if results[-1].error in WORKER_KILLED:
                 killed_in.append(last_task(sfn, results[-1].arn))
             progress.advance(task)
-            # sampled before a fault at the same count: a standby still loading would make
+            # sampled before a fault at the same count: a new server still loading would make
             # the model server look smaller than it runs, and the growth larger than it is
             if n % 1000 == 0 or n == executions:
                 samples[n] = footprint(settings)

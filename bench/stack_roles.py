@@ -2,7 +2,7 @@
 and soak.py (bench/ is on sys.path when they run as scripts).
 
 Roles: the emulator, its Lambda workers (the emulator's children), the model server (its
-supervisor with the active and standby servers).
+supervisor with its server).
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def cpu_seconds(settings: Settings) -> dict[str, float]:
 
 def wait_until_quiet(settings: Settings, busy_share: float = 0.05, timeout: float = 20.0) -> float:
     """Seconds until the stack's processes use under `busy_share` of one core over 0.5 s:
-    right after `up` a standby model server, Lambda workers and moto's warm-up still load,
+    right after `up` Lambda workers and moto's warm-up still load,
     and a latency taken then measures them, not the execution."""
     import time
 

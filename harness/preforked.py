@@ -5,10 +5,10 @@ Why (issue 17): the model server's active and standby processes each imported nu
 onnxruntime and Pillow into a heap of their own: 165 MB PSS for the supervisor and its two
 servers. Forked from a supervisor that imported them once (and froze that heap for the
 collector), they share those pages: measured by hand, ~18 MB for the supervisor, ~40 for the
-active server with its onnxruntime session, ~12 for the standby.
+active server with its onnxruntime session, ~12 for a standby (since dropped, supervisor.py).
 
 The child is what the interpreter would have made of `python -m MODULE ARGS`: `sys.argv`,
-`__main__`, its stdin (a pipe, or /dev/null), only the descriptors it was handed, default
+`__main__`, stdin on /dev/null, only the descriptors it was handed, default
 signal handlers, the interpreter's exit (atexit, non-daemon threads, flushed streams).
 Standard library only, and below both parts that use it: the model server's supervisor
 (harness/stack/supervisor.py) imports it, and the Lambda worker template
@@ -52,9 +52,8 @@ def module_command(command: list[str]) -> tuple[str, list[str]] | None:
 class ForkedChild:
     """What the supervisor uses of subprocess.Popen, for a child it forked."""
 
-    def __init__(self, pid: int, stdin_fd: int | None):
+    def __init__(self, pid: int):
         self.pid = pid
-        self.stdin = open(stdin_fd, "wb", buffering=0) if stdin_fd is not None else None  # noqa: SIM115
         self.returncode: int | None = None
         self.started = 0.0
 
@@ -70,30 +69,24 @@ def fork_module(
     args: list[str],
     *,
     keep_fds: tuple[int, ...],
-    stdin_pipe: bool,
     before: Callable[[], None] | None = None,
     name: bytes = b"",
 ) -> ForkedChild:
     """Run `python -m module args` in a fork of this process."""
-    read_end = write_end = None
-    if stdin_pipe:
-        read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
-        _become(module, args, read_end, keep_fds, before, name)  # never returns
-    if read_end is not None:
-        os.close(read_end)
-    return ForkedChild(pid, write_end)
+        _become(module, args, keep_fds, before, name)  # never returns
+    return ForkedChild(pid)
 
 
-def _become(module, args, stdin_fd, keep_fds, before, name) -> None:
+def _become(module, args, keep_fds, before, name) -> None:
     code = 1
     try:
         if before is not None:
             before()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        os.dup2(stdin_fd if stdin_fd is not None else os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         close_all_but((0, 1, 2, *keep_fds))
         if name:
             name_process(name)

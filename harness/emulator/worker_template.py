@@ -107,7 +107,6 @@ def _serve(server: socket.socket, watching: dict, base_path: list[str], coerced)
         "awslambdaric",
         request["args"],
         keep_fds=(),
-        stdin_pipe=False,
         before=lambda: _enter_function(request, out, base_path, coerced),
         name=b"awslambdaric",  # what ps, top and the benches see it as
     ).pid

@@ -27,7 +27,6 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="default MODEL_SERVER_PORT (8080)")
     # from the embedded stack's supervisor (harness/stack/supervisor.py), not for users
     serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
-    serve.add_argument("--standby", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     settings = Settings.from_env(model_server_host=args.host, model_server_port=args.port)
@@ -39,7 +38,6 @@ def main(argv: list[str] | None = None) -> int:
             args.model_dir,
             args.model_artifact,
             listen_fd=args.listen_fd,
-            standby=args.standby,
         )
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)

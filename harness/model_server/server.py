@@ -11,15 +11,15 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from harness import c_allocator
 from harness.config import Settings
 from harness.errors import HarnessError
 from harness.model_server.app import ModelHTTPServer, ModelServerApp
-from harness.model_server.artifact import MODEL_FILE, read_metadata, unpack_artifact
+from harness.model_server.artifact import MODEL_FILE, unpack_artifact
 from harness.model_server.capture import CaptureConfig, DataCapture
 from harness.model_server.inference import model_fn
 
@@ -58,11 +58,14 @@ class ModelServerHandle:
         if self._stopped:
             return
         self._stopped = True
-        self.server.shutdown()  # leaves serve_forever; no new connections are accepted
+        started = self.thread.ident is not None  # a supervised server that failed to load never was
+        if started:
+            self.server.shutdown()  # leaves serve_forever; no new connections are accepted
         if not self.server.drain(timeout):
             log.warning("stopping with requests still in flight after %.0f s", timeout)
         self.server.server_close()
-        self.thread.join(5)
+        if started:
+            self.thread.join(5)
         if self.app.capture is not None:
             self.app.capture.stop()
         for path in self._cleanup:
@@ -100,31 +103,28 @@ def resolve_model_dir(
     return unpack_artifact(Path(model_artifact), tmp), [tmp]
 
 
-def build_capture(settings: Settings, s3_client=None, start: bool = True) -> DataCapture | None:
+def build_capture(settings: Settings, s3_client=None) -> DataCapture | None:
     config = CaptureConfig.from_settings(settings)
     if not config.enabled:
         return None
-    capture = DataCapture(config, s3_client)
-    return capture.start() if start else capture.connect()
+    return DataCapture(config, s3_client).start()
 
 
 def start_model_server(
     settings: Settings,
     model_dir: Path | None = None,
-    *,
     model_artifact: Path | None = None,
     s3_client=None,
     capture: bool | None = None,
     listen_fd: int | None = None,
-    wait_for_turn: Callable[[], None] | None = None,
 ) -> ModelServerHandle:
     """Listen on settings.model_server_host:model_server_port (port 0: a free one), load the model,
     and return once /ping answers 200. `capture` overrides settings.capture_enabled;
     `s3_client` replaces the Data Capture S3 client (tests). `listen_fd` is an inherited
-    listening socket to serve on instead. With `wait_for_turn` the server is a warm standby:
-    it imports everything and checks the model's files, then waits in that call, and only
-    then builds the model's session, serves and starts Data Capture (whose spool the server
-    it replaces held until it died)."""
+    listening socket to serve on instead (the embedded stack's supervisor holds it while one
+    server replaces another): such a server loads first and only then accepts, so the callers
+    queued in the socket's backlog are answered, not told the model is loading; Data Capture
+    starts then too, once the server it replaces (which held the spool) has died."""
     if capture is not None:
         settings = settings.replace(capture_enabled=capture)
     resolved, cleanup = resolve_model_dir(settings, model_dir, model_artifact)
@@ -142,35 +142,18 @@ def start_model_server(
         target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="model-server", daemon=True
     )
     handle = ModelServerHandle(server, app, thread, resolved, cleanup)
-    if wait_for_turn is not None:
-        try:
-            # Python, numpy, onnxruntime and Pillow are what take seconds, and they are loaded;
-            # the network's session (~25 MB that would sit idle) is built at the turn, in ~50 ms
-            read_metadata(resolved)
-            standing_by = build_capture(settings, s3_client, start=False)
-            wait_for_turn()
-            app.model = model_fn(resolved)
-        except BaseException:
-            server.server_close()  # never served: nothing to shut down or drain
-            raise
-        app.capture = standing_by.start() if standing_by else None
-        thread.start()
-        return handle
-    thread.start()  # /ping answers 503 while the model loads, as SageMaker expects
+    if listen_fd is None:
+        thread.start()  # /ping answers 503 while the model loads, as SageMaker expects
     try:
         app.capture = build_capture(settings, s3_client)
         app.model = model_fn(resolved)
     except BaseException:
         handle.stop(timeout=1)
         raise
+    c_allocator.release_free_memory()  # the session's build leaves ~9 MB of freed scratch
+    if listen_fd is not None:
+        thread.start()
     return handle
-
-
-def wait_for_go() -> None:
-    """A standby's turn comes when its supervisor writes a line to its stdin; end of input means
-    the supervisor is gone, and so is the reason to serve."""
-    if not sys.stdin.buffer.readline():
-        raise SystemExit(0)
 
 
 def serve_until_signal(
@@ -179,12 +162,9 @@ def serve_until_signal(
     model_artifact: Path | None = None,
     capture: bool | None = None,
     listen_fd: int | None = None,
-    standby: bool = False,
 ) -> None:
     """Foreground server for `serve` (the CLI and the container): logs to stderr, prints one
-    ready line, stops cleanly on SIGTERM or SIGINT. A `standby` (the embedded stack's
-    supervisor keeps one warm) serves only once told to, and until then just ends on SIGTERM:
-    it holds no request and no record yet."""
+    ready line, stops cleanly on SIGTERM or SIGINT."""
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
@@ -192,22 +172,15 @@ def serve_until_signal(
     )
     stop = threading.Event()
 
-    def catch_signals() -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda signum, frame: stop.set())
-
-    if not standby:
-        catch_signals()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: stop.set())
     handle = start_model_server(
         settings,
         model_dir,
         model_artifact=model_artifact,
         capture=capture,
         listen_fd=listen_fd,
-        wait_for_turn=wait_for_go if standby else None,
     )
-    if standby:
-        catch_signals()
     capture_note = (
         f"Data Capture {handle.capture.config.sampling_percentage}% -> "
         f"{handle.capture.config.destination}"

@@ -48,7 +48,7 @@ def _spawn(settings: Settings, name: str, model_dir: Path) -> subprocess.Popen:
         return processes.spawn(settings, EMULATOR, ["-m", "harness.emulator"], {})
     supervisor_status_path(settings).unlink(missing_ok=True)  # restarts count from this start
     serve = [sys.executable, "-m", "harness.model_server", "serve", "--model-dir", str(model_dir)]
-    supervise = ["-m", "harness.stack.supervisor", "--name", "model server", "--standby"]
+    supervise = ["-m", "harness.stack.supervisor", "--name", "model server"]
     # the servers fork from the supervisor once numpy, onnxruntime, Pillow and botocore's data
     # are loaded: they share those pages
     supervise += ["--preload", "harness.model_server.preload"]

@@ -1,17 +1,21 @@
-"""`python -m harness.stack.supervisor --status-file F [--listen H:P --standby] -- COMMAND`: keep a
-server running.
+"""`python -m harness.stack.supervisor --status-file F [--listen H:P] [--preload M] -- COMMAND`:
+keep a server running.
 
 The embedded stack runs the model server under this, as SageMaker runs a container: when the
 server dies (a crash, an OOM kill, `kill -9`) another takes its place at once (issue 15;
-docs/contracts.md section 2). Two things make that take well under 2 s even on a loaded
-machine, where starting Python and onnxruntime alone can take that long: a warm standby
-(`--standby`), its imports done, that only has to build the model's session (~50 ms) and
-start accepting; and the listening socket held here (`--listen`), so callers queue in its
-backlog instead of being refused while the servers change. With `--preload MODULE` the
-supervisor imports MODULE once and forks its `python -m ...` children from itself
-(harness/preforked.py), so they share those pages instead of importing numpy and onnxruntime each.
-In docker mode Compose's restart policy does this job. The status file (JSON) says how often
-the server was replaced and why, for `harness status`.
+docs/contracts.md section 2). Two things make that take ~0.1 s: the supervisor imports the
+server's heavy modules once (`--preload MODULE`: numpy, onnxruntime, Pillow, botocore's data)
+and forks each `python -m ...` child from itself (harness/preforked.py), so a new server only
+builds the model's session (~50 ms) instead of starting Python and onnxruntime, which alone can
+take seconds on a loaded machine; and the listening socket is held here (`--listen`), so
+callers queue in its backlog instead of being refused while one server replaces another (a
+server handed the socket loads its model before it accepts). In docker mode Compose's restart
+policy does this job. The status file (JSON) says how often the server was replaced and why,
+for `harness status`.
+
+(A warm standby server, loaded and waiting for its turn, was dropped in issue 17: with the
+preload a fresh fork is back in ~110 ms against the standby's ~75, and the standby held
+~15 MB for those 35 ms.)
 
 The supervisor is the process group's leader and its children stay in that group, so `down`
 (SIGTERM to the group) reaches them all; the supervisor then lets the server drain and flush
@@ -76,9 +80,8 @@ def _die_with_parent_hook():
 
 
 class Supervisor:
-    """Runs COMMAND as the active child, and with `standby` one more, already warm, that takes
-    over the moment the active one dies; with `listen` it holds the listening socket itself and
-    hands it to every child (`--listen-fd`), so the port never closes between them."""
+    """Runs COMMAND, and again each time it dies; with `listen` it holds the listening socket
+    itself and hands it to every child (`--listen-fd`), so the port never closes between them."""
 
     def __init__(
         self,
@@ -86,7 +89,6 @@ class Supervisor:
         command: list[str],
         status_file: Path,
         listen: str = "",
-        standby: bool = False,
         preload: str = "",
     ):
         self.name = name
@@ -99,13 +101,11 @@ class Supervisor:
                 print(f"supervisor: cannot preload {preload} ({why}); starting new interpreters")
                 self.forkable = None
         self.status_file = status_file
-        self.use_standby = standby
         self.sock: socket.socket | None = None
         if listen:
             host, _, port = listen.rpartition(":")
             self.sock = socket.create_server((host, int(port)), backlog=128)
-        self.active: subprocess.Popen | None = None
-        self.standby: subprocess.Popen | None = None
+        self.child: subprocess.Popen | preforked.ForkedChild | None = None
         self.stopping = False
         self.restarts = 0
         self.last_exit = ""
@@ -114,20 +114,18 @@ class Supervisor:
 
     def on_signal(self, signum, frame) -> None:
         self.stopping = True
-        for child in (self.active, self.standby):
-            # in case only our PID was signalled; os.kill, not Popen.send_signal, which would
-            # reap the child here, under the main loop's wait
-            if child is not None and child.returncode is None:
-                try:
-                    os.kill(child.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+        # in case only our PID was signalled; os.kill, not Popen.send_signal, which would reap
+        # the child here, under the main loop's wait
+        if self.child is not None and self.child.returncode is None:
+            try:
+                os.kill(self.child.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
     def write_status(self) -> None:
         status = {
             "supervisor_pid": os.getpid(),
-            "child_pid": self.active.pid if self.active else None,
-            "standby_pid": self.standby.pid if self.standby else None,
+            "child_pid": self.child.pid if self.child else None,
             "restarts": self.restarts,
             "last_exit": self.last_exit,
             "last_restart_at": self.last_restart_at,
@@ -136,22 +134,15 @@ class Supervisor:
         tmp.write_text(json.dumps(status))
         tmp.replace(self.status_file)
 
-    def _spawn(self, standby: bool) -> subprocess.Popen:
+    def _spawn(self) -> subprocess.Popen | preforked.ForkedChild:
         command, fds = list(self.command), ()
         if self.sock is not None:
             command += ["--listen-fd", str(self.sock.fileno())]
             fds = (self.sock.fileno(),)
-        if standby:
-            command.append("--standby")
         if self.forkable is not None:
             module, _ = self.forkable
             child = preforked.fork_module(
-                module,
-                command[3:],
-                keep_fds=fds,
-                stdin_pipe=standby,
-                before=self._hook,
-                name=self.name.encode()[:15],
+                module, command[3:], keep_fds=fds, before=self._hook, name=self.name.encode()[:15]
             )
         else:
             # preexec_fn is unsafe only with threads, and the supervisor has none of its own
@@ -159,29 +150,15 @@ class Supervisor:
                 command,
                 preexec_fn=self._hook,  # noqa: PLW1509
                 pass_fds=fds,
-                stdin=subprocess.PIPE if standby else subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL,
             )
         child.started = time.monotonic()
         if self.stopping:  # the group's SIGTERM came while the child was being forked
             child.send_signal(signal.SIGTERM)
         return child
 
-    def _promote_standby(self) -> bool:
-        standby, self.standby = self.standby, None
-        if standby is None or standby.returncode is not None:
-            return False
-        try:
-            standby.stdin.write(b"go\n")
-            standby.stdin.close()
-        except OSError:  # it died meanwhile; its exit is reaped by the loop
-            return False
-        self.active = standby
-        return True
-
     def run(self) -> int:
-        self.active = self._spawn(standby=False)
-        if self.use_standby:
-            self.standby = self._spawn(standby=True)
+        self.child = self._spawn()
         self.write_status()
         quick_exits = 0
         while True:
@@ -189,21 +166,15 @@ class Supervisor:
                 pid, status = os.wait()
             except ChildProcessError:  # every child reaped: only after a stop
                 return 0
-            child = next((c for c in (self.active, self.standby) if c and c.pid == pid), None)
-            if child is None:
+            if self.child is None or pid != self.child.pid:
                 continue
-            child.returncode = os.waitstatus_to_exitcode(status)
+            self.child.returncode = os.waitstatus_to_exitcode(status)
             if self.stopping:
-                continue  # reap the other child too, then return
-            quick = time.monotonic() - child.started < QUICK_EXIT_SECONDS and crashed(status)
+                continue  # until os.wait finds no child left
+            quick = time.monotonic() - self.child.started < QUICK_EXIT_SECONDS and crashed(status)
             quick_exits = quick_exits + 1 if quick else 1
-            if child is self.standby:
-                self.standby = None
-                print(f"supervisor: standby {self.name} ({describe_exit(status)})", flush=True)
-            else:
-                self.active = None
-                self._count_restart(pid, status)
-                self._promote_standby()
+            self.child = None
+            self._count_restart(pid, status)
             delay = backoff(quick_exits)
             if delay:
                 print(
@@ -214,22 +185,16 @@ class Supervisor:
             while time.monotonic() < deadline and not self.stopping:
                 time.sleep(0.1)
             if self.stopping:
-                continue
-            if self.active is None:
-                self.active = self._spawn(standby=False)
-            if self.use_standby and self.standby is None:
-                self.standby = self._spawn(standby=True)
+                return 0
+            self.child = self._spawn()
             self.write_status()
 
     def _count_restart(self, pid: int, status: int) -> None:
         self.restarts += 1
         self.last_exit = describe_exit(status)
         self.last_restart_at = time.time()
-        taken_over = self.standby is not None and self.standby.returncode is None
         print(
-            f"supervisor: {self.name} (pid {pid}) ended ({self.last_exit}); restart "
-            f"{self.restarts}"
-            + (f": standby pid {self.standby.pid} takes over" if taken_over else ""),
+            f"supervisor: {self.name} (pid {pid}) ended ({self.last_exit}); restart {self.restarts}",
             flush=True,
         )
 
@@ -242,7 +207,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="the process", help="how the log names it")
     parser.add_argument("--status-file", type=Path, required=True)
     parser.add_argument("--listen", default="", help="HOST:PORT: hold this socket, pass it down")
-    parser.add_argument("--standby", action="store_true", help="keep a loaded standby child")
     parser.add_argument(
         "--preload",
         default="",
@@ -259,7 +223,6 @@ def main(argv: list[str] | None = None) -> int:
             command,
             args.status_file,
             listen=args.listen,
-            standby=args.standby,
             preload=args.preload,
         )
     except OSError as exc:  # the port is taken

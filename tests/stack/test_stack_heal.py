@@ -98,10 +98,10 @@ def test_a_killed_model_server_is_back_within_2_s_and_executions_succeed(
     wait_until(lambda: server_child(settings) != victim, "a new model server process", timeout=2)
     wait_until(lambda: ping(settings), "the restarted model server", timeout=2)
     back_after = time.monotonic() - killed_at
-    # THEN it answers /ping again within 2 s (SageMaker replaces a failed instance): the warm
-    # standby took over, and a new standby is being loaded
+    # THEN it answers /ping again within 2 s (SageMaker replaces a failed instance), from a new
+    # server the supervisor forked
     assert back_after < 2.0, back_after
-    assert server_child(settings) == before["standby_pid"]
+    assert server_child(settings) not in (None, victim)
     after = embedded.supervisor_status(settings)
     assert after["restarts"] == before["restarts"] + 1
     assert after["last_exit"] == "killed by SIGKILL"

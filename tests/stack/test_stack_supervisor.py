@@ -129,12 +129,10 @@ def test_without_a_command_it_says_how_to_call_it(tmp_path):
     assert out.returncode == 2 and "pass it after --" in out.stderr
 
 
-# a stand-in server for --listen/--standby: serves its pid on the inherited socket; a standby
-# first waits for the supervisor's line on stdin
+# a stand-in server for --listen: serves its pid on the inherited socket
 SERVER = (
     "import os, socket, sys\n"
     "fd = int(sys.argv[sys.argv.index('--listen-fd') + 1])\n"
-    "if '--standby' in sys.argv and not sys.stdin.buffer.readline(): sys.exit(0)\n"
     "listener = socket.socket(fileno=fd)\n"
     "while True:\n"
     "    conn, _ = listener.accept()\n"
@@ -151,36 +149,36 @@ def ask(port: int) -> int:
         return int(conn.recv(64))
 
 
-def test_the_standby_takes_over_on_the_same_socket_and_nobody_is_refused(tmp_path):
+def test_a_killed_server_is_replaced_on_the_same_socket_and_nobody_is_refused(tmp_path):
     from harness.stack.readiness import free_port
 
     port, status = free_port(), tmp_path / "status.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.stack.supervisor", "--standby"]
+        [sys.executable, "-m", "harness.stack.supervisor"]
         + ["--listen", f"127.0.0.1:{port}", "--status-file", str(status)]
         + ["--", sys.executable, "-c", SERVER],
         start_new_session=True,
         stdout=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: read_status(status).get("standby_pid"), "the standby", timeout=10)
+        wait_until(lambda: read_status(status).get("child_pid"), "the server", timeout=10)
         first = read_status(status)
         assert ask(port) == first["child_pid"]
-        # WHEN the active server is killed THEN the next caller is answered by the standby,
-        # without a refused connection in between, and a new standby is started
+        # WHEN the server is killed THEN the next caller waits in the supervisor's backlog and
+        # is answered by its replacement, without a refused connection in between
         os.kill(first["child_pid"], signal.SIGKILL)
         # (kill() returns before the process is gone: until then it may still accept, and drop)
         wait_until(lambda: not alive(first["child_pid"]), "the killed server to go", timeout=5)
-        assert ask(port) == first["standby_pid"]
+        replacement = ask(port)
+        assert replacement != first["child_pid"]
         wait_until(lambda: read_status(status).get("restarts") == 1, "the status", timeout=5)
         now = read_status(status)
-        assert now["child_pid"] == first["standby_pid"]
-        assert now["standby_pid"] not in (None, first["child_pid"], first["standby_pid"])
+        assert now["child_pid"] == replacement
         assert now["last_exit"] == "killed by SIGKILL"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
-    assert not alive(now["child_pid"]) and not alive(now["standby_pid"])
+    assert not alive(now["child_pid"])
 
 
 def test_a_taken_port_is_a_clear_error(tmp_path):
@@ -211,14 +209,14 @@ def _preloaded_supervisor(tmp_path, preload: str) -> tuple[subprocess.Popen, int
 
     port, status = free_port(), tmp_path / "status.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.stack.supervisor", "--standby", "--preload", preload]
+        [sys.executable, "-m", "harness.stack.supervisor", "--preload", preload]
         + ["--listen", f"127.0.0.1:{port}", "--status-file", str(status)]
         + ["--", sys.executable, "-m", "tests.support.forked_server", "--flag"],
         start_new_session=True,
         stdout=subprocess.PIPE,
         text=True,
     )
-    wait_until(lambda: read_status(status).get("standby_pid"), "the standby", timeout=10)
+    wait_until(lambda: read_status(status).get("child_pid"), "the first server", timeout=10)
     return proc, port, status
 
 
@@ -238,14 +236,15 @@ def test_preloaded_children_are_forks_that_take_over_as_new_interpreters_would(t
         os.kill(first["child_pid"], signal.SIGKILL)
         wait_until(lambda: not alive(first["child_pid"]), "the killed server to go", timeout=5)
         taken_over = ask_json(port)
-        assert taken_over["pid"] == first["standby_pid"]  # its turn came through its stdin
-        assert taken_over["imported_in"] == proc.pid
+        assert taken_over["pid"] != first["child_pid"]
+        assert taken_over["imported_in"] == proc.pid  # the replacement is a fork too
+        assert taken_over["argv"] == answer["argv"]
         wait_until(lambda: read_status(status).get("restarts") == 1, "the status", timeout=5)
         now = read_status(status)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
-    assert not alive(now["child_pid"]) and not alive(now["standby_pid"])
+    assert not alive(now["child_pid"])
 
 
 def test_a_preload_that_fails_is_said_and_the_children_start_as_new_interpreters(tmp_path):

@@ -1,8 +1,7 @@
 """A stand-in server for the supervisor's `--preload` (harness/preforked.py), run as
 `python -m tests.support.forked_server`: it answers each connection on the inherited socket
 with who it is, the descriptors it started with, and where `forked_preload` was imported (the
-supervisor, when it was forked from one that preloaded it); a standby first waits for its line
-on stdin."""
+supervisor, when it was forked from one that preloaded it)."""
 
 from __future__ import annotations
 
@@ -14,8 +13,6 @@ import sys
 
 def main() -> None:
     fd = int(sys.argv[sys.argv.index("--listen-fd") + 1])
-    if "--standby" in sys.argv and not sys.stdin.buffer.readline():
-        sys.exit(0)
     preloaded = sys.modules.get("tests.support.forked_preload")
     open_fds = sorted(int(f) for f in os.listdir("/proc/self/fd"))  # its own listing's too
     listener = socket.socket(fileno=fd)
