@@ -42,10 +42,10 @@ def preload(module: str) -> str:
     return why
 
 
-def module_command(command: list[str]) -> tuple[str, list[str]] | None:
-    """(module, args) when COMMAND is `<this interpreter> -m module args...`."""
+def module_command(command: list[str]) -> str | None:
+    """MODULE when COMMAND is `<this interpreter> -m MODULE ARGS...` (its ARGS: command[3:])."""
     if len(command) >= 3 and command[1] == "-m" and command[0] == sys.executable:
-        return command[2], command[3:]
+        return command[2]
     return None
 
 

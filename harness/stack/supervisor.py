@@ -94,12 +94,12 @@ class Supervisor:
         self.name = name
         self.command = command
         # `-m MODULE` children forked from here once MODULE's imports are done (harness/preforked.py)
-        self.forkable = preforked.module_command(command) if preload else None
-        if self.forkable is not None:
+        self.module = preforked.module_command(command) if preload else None
+        if self.module is not None:
             why = preforked.preload(preload)
             if why:
                 print(f"supervisor: cannot preload {preload} ({why}); starting new interpreters")
-                self.forkable = None
+                self.module = None
         self.status_file = status_file
         self.sock: socket.socket | None = None
         if listen:
@@ -139,10 +139,13 @@ class Supervisor:
         if self.sock is not None:
             command += ["--listen-fd", str(self.sock.fileno())]
             fds = (self.sock.fileno(),)
-        if self.forkable is not None:
-            module, _ = self.forkable
+        if self.module is not None:
             child = preforked.fork_module(
-                module, command[3:], keep_fds=fds, before=self._hook, name=self.name.encode()[:15]
+                self.module,
+                command[3:],
+                keep_fds=fds,
+                before=self._hook,
+                name=self.name.encode()[:15],
             )
         else:
             # preexec_fn is unsafe only with threads, and the supervisor has none of its own
