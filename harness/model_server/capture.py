@@ -274,8 +274,8 @@ class DataCapture:
 
     # --- background ---
     def connect(self) -> DataCapture:
-        """Build the S3 client (boto3's import and setup: about half a second, or ~20 ms in a
-        server forked from a supervisor that preloaded botocore's data), before any caller."""
+        """Build the S3 client (boto3's import and setup: about half a second), before any
+        caller; a server forked from the embedded stack's supervisor finds it built there."""
         if self._s3 is None:
             self._s3 = _s3_client(self.config)
         return self

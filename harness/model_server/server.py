@@ -113,6 +113,7 @@ def build_capture(settings: Settings, s3_client=None) -> DataCapture | None:
 def start_model_server(
     settings: Settings,
     model_dir: Path | None = None,
+    *,
     model_artifact: Path | None = None,
     s3_client=None,
     capture: bool | None = None,
