@@ -29,6 +29,8 @@ import threading
 import traceback
 from collections.abc import Callable
 
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
 
 def preload(module: str) -> str:
     """Import `module` here, for every child to share; '' or why it could not."""
@@ -73,19 +75,29 @@ def fork_module(
     name: bytes = b"",
 ) -> ForkedChild:
     """Run `python -m module args` in a fork of this process."""
-    pid = os.fork()
-    if pid == 0:
-        _become(module, args, keep_fds, before, name)  # never returns
+    # SIGTERM and SIGINT wait (blocked) across the fork: one arriving between the fork and the
+    # child's reset of its handlers would run this process's handler in the child, which would
+    # swallow it (the supervisor's only marks itself stopping), so a `down` could leave that
+    # child serving and its supervisor waiting for it. Blocked, it stays pending in the child
+    # until the defaults are back; in this process it runs when the mask is restored.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            _become(module, args, keep_fds, before, name, mask)  # never returns
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     return ForkedChild(pid)
 
 
-def _become(module, args, keep_fds, before, name) -> None:
+def _become(module, args, keep_fds, before, name, mask) -> None:
     code = 1
     try:
         if before is not None:
             before()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending SIGTERM ends it here
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         close_all_but((0, 1, 2, *keep_fds))
         if name:
