@@ -3,15 +3,14 @@ freed memory handed back to the system once a burst is over."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import textwrap
 
 import pytest
 
 from harness.c_allocator import TrimWhenQuiet
-from harness.config import REPO_ROOT
 from harness.stack.readiness import wait_until
+from tests.support.python_script import run_python
 
 glibc = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
 
@@ -55,19 +54,9 @@ HOLES = textwrap.dedent(
 )
 
 
-def run(script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", script, *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-
-
 def arenas(mode: str) -> int:
-    return sum(1 for line in run(ARENAS, mode).stderr.splitlines() if line.startswith("Arena "))
+    lines = run_python(ARENAS, mode).stderr.splitlines()
+    return sum(1 for line in lines if line.startswith("Arena "))
 
 
 @glibc
@@ -80,7 +69,7 @@ def test_threads_share_the_arenas_the_emulator_allows():
 
 @glibc
 def test_freed_memory_below_the_top_of_the_heap_goes_back_to_the_system():
-    released, freed_mb = run(HOLES).stdout.split()
+    released, freed_mb = run_python(HOLES).stdout.split()
     assert released == "True"
     assert float(freed_mb) > 30, freed_mb  # of the ~60 MB freed by Python
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import shared.event
 import shared.labels
 
-from harness.config import REPO_ROOT
 from harness.labels import LABELS
 from model_training.preprocess import METADATA
+from tests.support.python_script import run_python
 
 
 def test_the_harness_the_lambdas_and_training_share_one_tuple():
@@ -26,7 +23,5 @@ def test_the_model_server_never_needs_the_lambdas_folder():
         "harness.model_server.commands; "
         "sys.exit('harness.labels' in sys.modules)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=False
-    )
+    done = run_python(code, check=False)
     assert done.returncode == 0, done.stderr or "harness.labels is imported by the model server"

@@ -6,11 +6,9 @@ serving and its supervisor waited for it for ever (seen once in tests/stack)."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import textwrap
 
-from harness.config import REPO_ROOT
+from tests.support.python_script import run_python
 
 # a parent whose SIGTERM handler only takes note, as the supervisor's does; the child is sent
 # SIGTERM inside the window (the `before` hook runs before its handlers are reset), and then
@@ -30,14 +28,7 @@ PARENT = textwrap.dedent(
 
 
 def test_a_sigterm_in_the_fork_window_ends_the_child_instead_of_running_the_parents_handler():
-    done = subprocess.run(
-        [sys.executable, "-c", PARENT],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = run_python(PARENT, timeout=60)
     assert "Beautiful is better than ugly" not in done.stdout  # the module never ran
     assert "parent's handler ran" not in done.stdout
     assert f"child: -{int(signal.SIGTERM)}" in done.stdout

@@ -26,6 +26,7 @@ from harness.model_server.artifact import read_metadata, unpack_artifact
 from harness.model_server.inference import model_fn, transform
 from tests.model_server.ms_helpers import ENDPOINT, EXTERNAL_URL, local_settings, runtime_client
 from tests.support.images import png
+from tests.support.python_script import run_python
 from tests.support.tiny_model import (
     build_tiny_artifact,
     build_tiny_model_dir,
@@ -237,12 +238,5 @@ def test_the_server_imports_only_core_packages():
         "extra = {'click', 'rich', 'moto', 'onnx', 'matplotlib', 'docker', 'torch'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & extra))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    )
+    proc = run_python(code, timeout=60)
     assert proc.stdout.strip() == "[]"

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from harness.config import REPO_ROOT
 from tests.model_server.ms_helpers import EXTERNAL_URL
+from tests.support.python_script import run_python
 
 pytestmark = pytest.mark.skipif(bool(EXTERNAL_URL), reason="forks servers of its own")
 
@@ -44,18 +42,6 @@ SUPERVISOR = textwrap.dedent(
 )
 
 
-def run_supervisor(env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", SUPERVISOR],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_a_forked_server_uploads_through_the_client_built_before_the_fork(
     moto_s3, s3, capture_bucket, tmp_path
 ):
@@ -68,7 +54,7 @@ def test_a_forked_server_uploads_through_the_client_built_before_the_fork(
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
-    done = run_supervisor(env)
+    done = run_python(SUPERVISOR, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"used_prebuilt": True}
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=capture_bucket).get("Contents", [])]
@@ -83,13 +69,5 @@ def test_with_capture_off_the_preload_builds_no_client():
         "capture.prebuild_s3_client()\n"
         "print(len(capture._prebuilt))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO_ROOT,
-        env={**os.environ, "CAPTURE_ENABLED": "false"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = run_python(script, env={**os.environ, "CAPTURE_ENABLED": "false"}, timeout=60)
     assert done.stdout.strip() == "0"
