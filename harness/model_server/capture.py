@@ -177,24 +177,16 @@ def _session(region: str | None):
     return session
 
 
-def warm_s3_client() -> None:
-    """Parse what an S3 client needs into the loader now; no request is made."""
-    _session("us-east-1").client(
-        "s3", endpoint_url="http://127.0.0.1:9", aws_access_key_id="-", aws_secret_access_key="-"
-    )
-
-
 def prebuild_s3_client() -> None:
     """Build, in the supervisor (preload.py), the S3 client that the servers it forks will use
     as is. A server building its own writes the reference count of every piece of parsed
     botocore data the build touches, and so copies those pages (~7 MB), and takes ~20 ms of
     its replacement. No request is made here: the client's connection pool is still empty
-    at the fork. With capture off nothing is needed; with settings a server will refuse
-    (and say why), only botocore's data are parsed."""
+    at the fork. With capture off, or settings a server will refuse (and say why), there is
+    nothing to build."""
     try:
         config = CaptureConfig.from_settings(Settings.from_env())
     except HarnessError:
-        warm_s3_client()
         return
     if config.enabled:
         _prebuilt[(config.region, config.s3_endpoint_url)] = _s3_client(config)

@@ -3,19 +3,19 @@ keep a server running.
 
 The embedded stack runs the model server under this, as SageMaker runs a container: when the
 server dies (a crash, an OOM kill, `kill -9`) another takes its place at once (issue 15;
-docs/contracts.md section 2). Two things make that take ~0.1 s: the supervisor imports the
-server's heavy modules once (`--preload MODULE`: numpy, onnxruntime, Pillow, botocore's data)
-and forks each `python -m ...` child from itself (harness/preforked.py), so a new server only
-builds the model's session (~50 ms) instead of starting Python and onnxruntime, which alone can
-take seconds on a loaded machine; and the listening socket is held here (`--listen`), so
-callers queue in its backlog instead of being refused while one server replaces another (a
-server handed the socket loads its model before it accepts). In docker mode Compose's restart
-policy does this job. The status file (JSON) says how often the server was replaced and why,
-for `harness status`.
+docs/contracts.md section 2). Two things make that take ~0.1 s: the supervisor loads the
+server's heavy parts once (`--preload MODULE`: numpy, onnxruntime, Pillow, Data Capture's S3
+client) and forks each `python -m ...` child from itself (harness/preforked.py), so a new
+server only builds the model's session (~50 ms) instead of starting Python and onnxruntime,
+which alone can take seconds on a loaded machine; and the listening socket is held here
+(`--listen`), so callers queue in its backlog instead of being refused while one server
+replaces another (a server handed the socket loads its model before it accepts). In docker
+mode Compose's restart policy does this job. The status file (JSON) says how often the server
+was replaced and why, for `harness status`.
 
 (A warm standby server, loaded and waiting for its turn, was dropped in issue 17: with the
-preload a fresh fork is back in ~110 ms against the standby's ~75, and the standby held
-~15 MB for those 35 ms.)
+preload a fresh fork is back in ~105 ms against the standby's ~75, and the standby held
+~14 MB for those 30 ms.)
 
 The supervisor is the process group's leader and its children stay in that group, so `down`
 (SIGTERM to the group) reaches them all; the supervisor then lets the server drain and flush
